@@ -1,0 +1,118 @@
+# sockreap - build, test and run. All output goes under build/.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+BUILD   ?= build
+CC      ?= cc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTI   := $(shell $(CC) -print-multiarch 2>/dev/null)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+CPPFLAGS    := -Iinclude -Iuser -I$(BUILD) -DSOCKREAP_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+DEPFLAGS     = -MMD -MP
+CFLAGS      ?= $(CFLAGS_BASE)
+LDLIBS      := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+	      -Iinclude -Ibpf $(if $(MULTI),-I/usr/include/$(MULTI))
+
+# Pure modules: linked into the daemon and into the unit tests.
+PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c
+SYS_SRCS  := user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
+MAIN_SRC  := user/main.c
+
+PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
+SYS_OBJS  := $(SYS_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
+SKEL      := $(BUILD)/sockreap.skel.h
+
+UNIT_TESTS := policy options log format metrics
+UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
+ASAN_BINS  := $(UNIT_TESTS:%=$(BUILD)/asan/tests/test_%)
+TOOLS      := $(BUILD)/tests/tcpdrv
+
+.PHONY: all deps run test unit unit-asan integration clean
+all: $(BUILD)/sockreap $(TOOLS)
+
+DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
+	    libmicrohttpd-dev pkg-config make gcc iproute2 nftables util-linux \
+	    libcap2-bin procps
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+$(BUILD)/sockreap.bpf.o: bpf/sockreap.bpf.c | $(BUILD)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -c $< -o $@
+
+$(SKEL): $(BUILD)/sockreap.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name sockreap_bpf > $@
+
+$(BUILD)/%.o: %.c | $(BUILD)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# Everything that includes the skeleton waits for it.
+$(SYS_OBJS) $(MAIN_OBJ): $(SKEL)
+
+$(BUILD)/sockreap: $(MAIN_OBJ) $(SYS_OBJS) $(PURE_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/tcpdrv: tests/tools/tcpdrv.c | $(BUILD)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $< -o $@
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $^ -lcmocka -lm -o $@
+
+$(BUILD)/asan/tests/test_%: tests/unit/test_%.c $(PURE_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (asan+ubsan)"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $^ -lcmocka -lm -o $@
+
+$(BUILD):
+	@mkdir -p $@
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+unit-asan: $(ASAN_BINS)
+	@set -e; for t in $(ASAN_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	$(Q)tests/integration/run.sh $(BUILD)
+
+# The README's test command: every test, unit (plain and sanitized) and integration.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all unit unit-asan
+	$(Q)$(MAKE) --no-print-directory integration
+
+# The README's run command: install, build, watch this machine's network namespace.
+run: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/sockreap
+	$(BUILD)/sockreap $(ARGS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,119 @@
+/* core_types.h - the few kernel types the BPF programs read, declared by hand.
+ *
+ * Only the fields we use are listed; preserve_access_index makes libbpf
+ * relocate each access against the running kernel's BTF at load time, so the
+ * build does not depend on the build machine's kernel (no vmlinux.h).
+ */
+#ifndef SOCKREAP_CORE_TYPES_H
+#define SOCKREAP_CORE_TYPES_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/in6.h>
+#include <stdbool.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+#define __core __attribute__((preserve_access_index))
+
+struct ns_common {
+	unsigned int inum;
+} __core;
+
+struct net {
+	struct ns_common ns;
+} __core;
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
+	possible_net_t skc_net;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+} __core;
+
+struct kernfs_node {
+	__u64 id;
+} __core;
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __core;
+
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+} __core;
+
+struct inode {
+	unsigned long i_ino;
+} __core;
+
+struct file {
+	struct inode *f_inode;
+} __core;
+
+struct socket {
+	struct file *file;
+} __core;
+
+struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_protocol;
+	struct socket *sk_socket;
+	struct sock_cgroup_data sk_cgrp_data;
+} __core;
+
+struct tcp_sock {
+	__u32 snd_una;
+	__u32 snd_nxt;
+	__u32 write_seq;
+	__u64 bytes_acked;
+} __core;
+
+struct sk_buff {
+	unsigned char *head;
+	__u16 transport_header;
+} __core;
+
+struct iov_iter {
+	__kernel_size_t count;
+} __core;
+
+struct msghdr {
+	struct iov_iter msg_iter;
+} __core;
+
+struct seq_file;
+struct bpf_iter_meta {
+	struct seq_file *seq;
+} __core;
+
+struct bpf_iter__tcp {
+	struct bpf_iter_meta *meta;
+	struct sock_common *sk_common;
+	__u32 uid;
+} __core;
+
+/* The first 16 bytes of a TCP header (include/uapi/linux/tcp.h). */
+struct sr_tcphdr {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 doff_res;
+	__u8 flags;
+	__be16 window;
+};
+#define SR_TCPHDR_ACK 0x10
+
+#endif /* SOCKREAP_CORE_TYPES_H */

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sockreap.bpf.c - record per-socket TCP facts; decide nothing.
+ *
+ * Three BTF tracepoints keep one map entry per in-scope TCP socket, keyed by
+ * socket cookie: tcp_sendmsg_locked (owner, queue growth), tcp_probe (every
+ * received segment: ACK progress, receive time) and inet_sock_set_state
+ * (state; the entry is deleted on TCP_CLOSE). An iter/tcp program sweeps the
+ * sockets that existed before the programs were attached. Every handler does
+ * O(1) work: one hash lookup, at most one insert, no loops, no output.
+ */
+#include "core_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "sockreap.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the daemon before load. 0 = sockets of every network namespace. */
+const volatile __u32 cfg_netns_ino = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SR_DEFAULT_MAP_CAPACITY); /* resized before load */
+	__type(key, __u64);
+	__type(value, struct sr_sock);
+} sr_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SR_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sr_counters SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&sr_counters, &idx);
+
+	if (c)
+		*c += 1; /* per-CPU slot: no atomic needed */
+}
+
+/* RFC 793 sequence comparison: is a after b, modulo 2^32? */
+static __always_inline bool seq_after(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) > 0;
+}
+
+static __always_inline bool in_scope(const struct sock *sk)
+{
+	unsigned short family = sk->__sk_common.skc_family;
+
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	if (cfg_netns_ino && sk->__sk_common.skc_net.net->ns.inum != cfg_netns_ino)
+		return false;
+	return true;
+}
+
+static __always_inline void fill_identity(struct sr_sock *e, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+
+	e->family = skc->skc_family;
+	e->sport = skc->skc_num;
+	e->dport = bpf_ntohs(skc->skc_dport);
+	if (e->family == AF_INET) {
+		e->saddr[0] = skc->skc_rcv_saddr;
+		e->daddr[0] = skc->skc_daddr;
+	} else {
+		BPF_CORE_READ_INTO(&e->saddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(&e->daddr, skc, skc_v6_daddr.in6_u.u6_addr32);
+	}
+	e->netns_ino = skc->skc_net.net->ns.inum;
+	e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+}
+
+/* The socket's inode is known once it is attached to a file (after accept). */
+static __always_inline void refresh_ino(struct sr_sock *e, const struct sock *sk)
+{
+	if (!e->ino)
+		e->ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+}
+
+/*
+ * Look up the entry for cookie, creating it from sk when absent. A full map is
+ * counted and the socket simply stays untracked: never fatal, and the next
+ * event retries, so tracking resumes once room frees up.
+ */
+static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock *sk,
+						  const struct tcp_sock *tp, __u64 now, __u8 flags)
+{
+	struct sr_sock *e = bpf_map_lookup_elem(&sr_socks, &cookie);
+	struct sr_sock fresh = {};
+	long err;
+
+	if (e)
+		return e;
+	fill_identity(&fresh, sk);
+	fresh.state = sk->__sk_common.skc_state;
+	fresh.flags = flags;
+	fresh.write_seq = tp->write_seq;
+	fresh.snd_una = tp->snd_una;
+	fresh.bytes_acked = tp->bytes_acked;
+	/* Nothing is known of the past: count from now, so a socket is never
+	 * judged stalled for longer than it has been watched. */
+	fresh.last_progress_ns = now;
+	fresh.first_seen_ns = now;
+	fresh.state_since_ns = now;
+	if (fresh.write_seq != fresh.snd_una)
+		fresh.queued_since_ns = now;
+	err = bpf_map_update_elem(&sr_socks, &cookie, &fresh, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: raced with another CPU */) {
+		count(SR_CNT_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&sr_socks, &cookie);
+}
+
+/* Any change of the acked-bytes counter is ACK progress. */
+static __always_inline void note_acked(struct sr_sock *e, __u64 acked, __u64 now)
+{
+	if (acked != e->bytes_acked)
+		e->last_progress_ns = now;
+	e->bytes_acked = acked;
+}
+
+static __always_inline void note_queue(struct sr_sock *e, __u64 now)
+{
+	if (e->write_seq == e->snd_una)
+		e->queued_since_ns = 0;
+	else if (!e->queued_since_ns)
+		e->queued_since_ns = now;
+}
+
+/*
+ * Fires in tcp_sendmsg_locked's copy loop, in the sender's context with the
+ * socket locked, before each chunk is queued: write_seq does not yet include
+ * the bytes still to copy, so add what the message has left. This may
+ * over-count a send that returns short; the next ACK re-reads write_seq.
+ */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
+	     const struct sk_buff *skb, int size_goal)
+{
+	const struct tcp_sock *tp;
+	__u64 now, cookie;
+	__u32 tgid, state;
+	struct sr_sock *e;
+
+	count(SR_CNT_EV_SEND);
+	if (!in_scope(sk))
+		return 0;
+	state = sk->__sk_common.skc_state;
+	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
+		return 0;
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!tp)
+		return 0;
+	now = bpf_ktime_get_ns();
+	cookie = bpf_get_socket_cookie((void *)sk);
+	e = entry_get(cookie, sk, tp, now, 0);
+	if (!e)
+		return 0;
+	/* The socket lock is held: every ACK so far has been processed. */
+	note_acked(e, tp->bytes_acked, now);
+	e->snd_una = tp->snd_una;
+	e->write_seq = tp->write_seq + (__u32)msg->msg_iter.count;
+	note_queue(e, now);
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (e->owner_tgid != tgid || !(e->flags & SR_F_OWNER_SEEN)) {
+		e->owner_tgid = tgid;
+		e->flags |= SR_F_OWNER_SEEN;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
+	refresh_ino(e, sk);
+	return 0;
+}
+
+/*
+ * Fires at the start of tcp_rcv_established for every segment received on an
+ * ESTABLISHED socket, before tcp_ack() runs: tcp_sock still holds the values
+ * from before this segment, so the new snd_una comes from the segment's own
+ * ACK number (accepted only if it acknowledges something sent). A zero-window
+ * probe's ACK repeats snd_una and is not progress.
+ */
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
+{
+	const struct tcp_sock *tp;
+	struct sr_tcphdr th;
+	__u32 una, ack;
+	__u64 now, cookie, acked;
+	struct sr_sock *e;
+
+	count(SR_CNT_EV_PROBE);
+	if (!in_scope(sk))
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	now = bpf_ktime_get_ns();
+	cookie = bpf_get_socket_cookie(sk);
+	e = entry_get(cookie, sk, tp, now, 0);
+	if (!e)
+		return 0;
+	e->last_rx_ns = now;
+	una = tp->snd_una;
+	acked = tp->bytes_acked;
+	if (bpf_probe_read_kernel(&th, sizeof(th), skb->head + skb->transport_header) == 0 &&
+	    (th.flags & SR_TCPHDR_ACK)) {
+		ack = bpf_ntohl(th.ack_seq);
+		if (seq_after(ack, una) && !seq_after(ack, tp->snd_nxt)) {
+			acked += ack - una;
+			una = ack;
+		}
+	}
+	note_acked(e, acked, now);
+	e->snd_una = una;
+	e->write_seq = tp->write_seq;
+	note_queue(e, now);
+	refresh_ino(e, sk);
+	return 0;
+}
+
+/* Often runs in softirq context: the current task is not the owner here. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	const struct tcp_sock *tp;
+	struct sr_sock *e = NULL;
+	__u64 cookie;
+
+	count(SR_CNT_EV_STATE);
+	if (sk->sk_protocol != IPPROTO_TCP || !in_scope(sk))
+		return 0;
+	cookie = bpf_get_socket_cookie((void *)sk);
+	if (newstate == SR_TCP_CLOSE) {
+		bpf_map_delete_elem(&sr_socks, &cookie);
+		return 0;
+	}
+	if (newstate == SR_TCP_ESTABLISHED || newstate == SR_TCP_CLOSE_WAIT) {
+		tp = bpf_skc_to_tcp_sock((void *)sk);
+		if (tp)
+			e = entry_get(cookie, sk, tp, bpf_ktime_get_ns(), 0);
+	} else {
+		e = bpf_map_lookup_elem(&sr_socks, &cookie);
+	}
+	if (e && e->state != newstate) {
+		e->state = newstate;
+		e->state_since_ns = bpf_ktime_get_ns();
+	}
+	return 0;
+}
+
+/*
+ * Walks every TCP socket of the network namespace the iterator was created
+ * in: records sockets that existed before the tracepoints were attached (a
+ * half-open peer sends nothing, so no event would ever reveal it) and
+ * refreshes the queue figures of those already tracked.
+ */
+SEC("iter/tcp")
+int sr_sweep(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	const struct tcp_sock *tp;
+	const struct sock *sk;
+	struct sr_sock *e;
+	__u64 now, cookie;
+	__u8 state;
+
+	if (!skc)
+		return 0;
+	state = skc->skc_state;
+	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	sk = (const struct sock *)tp;
+	if (!in_scope(sk))
+		return 0;
+	count(SR_CNT_EV_SWEEP);
+	now = bpf_ktime_get_ns();
+	cookie = bpf_get_socket_cookie((void *)sk);
+	e = entry_get(cookie, sk, tp, now, SR_F_SWEPT);
+	if (!e)
+		return 0;
+	note_acked(e, tp->bytes_acked, now);
+	e->snd_una = tp->snd_una;
+	e->write_seq = tp->write_seq;
+	if (e->state != state) { /* a state change the map missed (full at the time) */
+		e->state = state;
+		e->state_since_ns = now;
+	}
+	note_queue(e, now);
+	refresh_ino(e, sk);
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* sockreap.h - types shared by the BPF programs and the daemon.
+ *
+ * Includes nothing: fixed-width __u64/__u32/__u16/__u8 fields only, largest
+ * first, so both compilers lay the structs out identically.
+ */
+#ifndef SOCKREAP_H
+#define SOCKREAP_H
+
+#define SR_COMM_LEN 16
+#define SR_DEFAULT_MAP_CAPACITY 65536
+
+/* TCP states as the kernel numbers them (include/net/tcp_states.h). */
+enum sr_tcp_state {
+	SR_TCP_ESTABLISHED = 1,
+	SR_TCP_SYN_SENT = 2,
+	SR_TCP_SYN_RECV = 3,
+	SR_TCP_FIN_WAIT1 = 4,
+	SR_TCP_FIN_WAIT2 = 5,
+	SR_TCP_TIME_WAIT = 6,
+	SR_TCP_CLOSE = 7,
+	SR_TCP_CLOSE_WAIT = 8,
+	SR_TCP_LAST_ACK = 9,
+	SR_TCP_LISTEN = 10,
+	SR_TCP_CLOSING = 11,
+	SR_TCP_NEW_SYN_RECV = 12,
+};
+
+/* sr_sock.flags */
+enum sr_sock_flag {
+	SR_F_SWEPT = 1,	    /* first seen by the iter/tcp sweep, not by an event */
+	SR_F_OWNER_SEEN = 2, /* owner_tgid/comm come from a send in process context */
+};
+
+/* Per-CPU event counters, indexed by this enum (map sr_counters). */
+enum sr_counter {
+	SR_CNT_EV_SEND = 0,  /* tcp_sendmsg_locked events */
+	SR_CNT_EV_PROBE,     /* tcp_probe events (every received segment) */
+	SR_CNT_EV_STATE,     /* inet_sock_set_state events */
+	SR_CNT_EV_SWEEP,     /* sockets visited by the iter/tcp sweep */
+	SR_CNT_MAP_FULL,     /* entries that could not be created: map full */
+	SR_CNT_MAX,
+};
+
+/*
+ * One tracked socket; the map key is the socket cookie (__u64).
+ * Times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns()).
+ * Queued bytes are write_seq - snd_una in 32-bit sequence arithmetic.
+ */
+struct sr_sock {
+	__u64 bytes_acked;	/* tcp_sock.bytes_acked including the ACK being processed */
+	__u64 last_progress_ns; /* last time bytes_acked advanced (or first seen) */
+	__u64 queued_since_ns;	/* when the send queue became non-empty; 0 = empty */
+	__u64 last_rx_ns;	/* last segment received (tcp_probe); 0 = none seen */
+	__u64 first_seen_ns;	/* when the entry was created */
+	__u64 state_since_ns;	/* when the socket entered its current state */
+	__u64 cgroup_id;	/* cgroup v2 id of the socket (sk_cgrp_data) */
+	__u64 ino;		/* socket inode, as in /proc/PID/fd "socket:[ino]"; 0 = unknown */
+	__u32 saddr[4];		/* IPv4 in saddr[0], network byte order */
+	__u32 daddr[4];
+	__u32 write_seq;	/* highest sequence queued by the application */
+	__u32 snd_una;		/* oldest unacknowledged sequence */
+	__u32 netns_ino;	/* network namespace inode */
+	__u32 owner_tgid;	/* last process seen sending on it (init pid ns); 0 = unknown */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 sport;		/* local port, host byte order */
+	__u16 dport;		/* remote port, host byte order */
+	__u8 state;		/* enum sr_tcp_state */
+	__u8 flags;		/* enum sr_sock_flag */
+	char comm[SR_COMM_LEN];
+};
+
+#endif /* SOCKREAP_H */

@@ -1,0 +1,416 @@
+/* daemon.c - set up, then every --interval: snapshot -> policy -> reaper -> metrics/logs.
+ *
+ * Nothing here decides whether a socket is dead (policy.c does) or touches a
+ * socket (reaper.c does). A stall "episode" is one (cookie, onset) pair: it
+ * is logged once when it first fires and reaped once; failed attempts are
+ * retried after another grace.
+ */
+#include "daemon.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "reaper.h"
+#include "tracker.h"
+
+#define NS_PER_S 1000000000ull
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+struct episode {
+	uint64_t cookie;
+	uint64_t onset_ns;
+	uint64_t retry_ns; /* 0 = settled: never act on this episode again */
+};
+
+struct daemon {
+	const struct sr_config *cfg;
+	struct policy_config pol;
+	struct tracker *tracker;
+	struct http_server *http;
+	struct sr_metrics metrics;
+	struct episode *eps, *next_eps;
+	size_t n_eps, cap_eps;
+	uint64_t last_map_full;
+	bool sweep_every_scan;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	log_vmsg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, fmt, ap);
+	return 0;
+}
+
+/* Capabilities in the effective set; each missing one is named. */
+static int check_privilege(char *err, size_t errlen)
+{
+	static const struct {
+		int cap;
+		const char *name, *why;
+	} need[] = {
+		{ CAP_BPF, "CAP_BPF", "load the BPF programs" },
+		{ CAP_PERFMON, "CAP_PERFMON", "attach tracepoints and read kernel memory" },
+		{ CAP_SYS_PTRACE, "CAP_SYS_PTRACE", "duplicate other processes' sockets (pidfd_getfd)" },
+		{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "create the iter/tcp sweep and read the socket map" },
+	};
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data)) {
+		snprintf(err, errlen, "sockreap: cannot read capabilities: %s", strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		int c = need[i].cap;
+
+		if (!(data[c / 32].effective & (1u << (c % 32)))) {
+			snprintf(err, errlen,
+				 "sockreap: missing capability %s (needed to %s): run as root or grant it",
+				 need[i].name, need[i].why);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+static int cmp_episode(const void *a, const void *b)
+{
+	const struct episode *x = a, *y = b;
+
+	if (x->cookie != y->cookie)
+		return x->cookie < y->cookie ? -1 : 1;
+	if (x->onset_ns != y->onset_ns)
+		return x->onset_ns < y->onset_ns ? -1 : 1;
+	return 0;
+}
+
+static void log_decision(const char *event, uint64_t cookie, const struct sr_sock *e,
+			 const struct policy_verdict *v, const struct reap_report *rep,
+			 enum reap_result res)
+{
+	char laddr[FORMAT_ADDR_LEN], raddr[FORMAT_ADDR_LEN], ck[24], pid[16], fd[16], q[16],
+		age[32], lim[32];
+	struct log_kv kv[16];
+	size_t n = 0;
+
+	format_addr(laddr, sizeof(laddr), e->family, e->saddr, e->sport);
+	format_addr(raddr, sizeof(raddr), e->family, e->daddr, e->dport);
+	snprintf(ck, sizeof(ck), "%llu", (unsigned long long)cookie);
+	snprintf(age, sizeof(age), "%.3f", (double)v->age_ns / NS_PER_S);
+	snprintf(lim, sizeof(lim), "%.3f", (double)v->limit_ns / NS_PER_S);
+	kv[n++] = (struct log_kv){ "reason", policy_reason_name(v->reason), false };
+	if (rep) {
+		snprintf(pid, sizeof(pid), "%d", rep->pid);
+		snprintf(fd, sizeof(fd), "%d", rep->fd);
+		snprintf(q, sizeof(q), "%u", rep->queued ? rep->queued : policy_queued_bytes(e));
+		kv[n++] = (struct log_kv){ "result", policy_result_name(res), false };
+		kv[n++] = (struct log_kv){ "method", "shutdown", false };
+		kv[n++] = (struct log_kv){ "pid", pid, true };
+		kv[n++] = (struct log_kv){ "comm", rep->comm, false };
+		kv[n++] = (struct log_kv){ "fd", fd, true };
+	} else {
+		snprintf(pid, sizeof(pid), "%u", e->owner_tgid);
+		snprintf(q, sizeof(q), "%u", policy_queued_bytes(e));
+		kv[n++] = (struct log_kv){ "pid", pid, true };
+		kv[n++] = (struct log_kv){ "comm", e->comm, false };
+	}
+	kv[n++] = (struct log_kv){ "cookie", ck, true };
+	kv[n++] = (struct log_kv){ "laddr", laddr, false };
+	kv[n++] = (struct log_kv){ "raddr", raddr, false };
+	kv[n++] = (struct log_kv){ "queued", q, true };
+	kv[n++] = (struct log_kv){ "stalled_s", age, true };
+	kv[n++] = (struct log_kv){ "grace_s", lim, true };
+	if (rep && rep->detail)
+		kv[n++] = (struct log_kv){ "detail", rep->detail, false };
+	if (rep && rep->err)
+		kv[n++] = (struct log_kv){ "error", strerror(rep->err), false };
+	log_event(event, kv, n);
+}
+
+/* Re-read the entry and re-judge it just before acting: events may have landed since the scan. */
+static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *v,
+		struct episode *ep)
+{
+	struct sr_sock fresh;
+	struct policy_verdict fv;
+	struct reap_report rep;
+	enum reap_result res;
+	uint64_t now;
+
+	if (tracker_lookup(d->tracker, cookie, &fresh)) {
+		ep->retry_ns = 0; /* closed meanwhile: nothing left to do */
+		return;
+	}
+	now = now_ns();
+	fv = policy_verdict(&fresh, now, &d->pol);
+	if (fv.reason != v->reason) {
+		ep->retry_ns = 0; /* recovered; a new stall is a new episode */
+		return;
+	}
+	res = reaper_reap(cookie, &fresh, &fv, d->cfg->dry_run, &rep);
+	d->metrics.reaps[fv.reason][res]++;
+	if (res == REAP_OK)
+		hist_observe(&d->metrics.reap_latency_seconds,
+			     (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);
+	log_decision("reap", cookie, &fresh, &fv, &rep, res);
+	/* Settled unless it is worth trying again after another grace. */
+	ep->retry_ns = (res == REAP_NO_OWNER || res == REAP_ERROR || res == REAP_RESUMED)
+			       ? now + fv.limit_ns
+			       : 0;
+}
+
+static int ensure_eps(struct daemon *d, size_t want)
+{
+	struct episode *a, *b;
+	size_t cap = d->cap_eps ? d->cap_eps : 64;
+
+	if (want <= d->cap_eps)
+		return 0;
+	while (cap < want)
+		cap *= 2;
+	a = realloc(d->eps, cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	d->eps = a;
+	b = realloc(d->next_eps, cap * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	d->next_eps = b;
+	d->cap_eps = cap;
+	return 0;
+}
+
+static void publish_metrics(struct daemon *d)
+{
+	char *body = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (metrics_render(&d->metrics, &body, &len)) {
+		pr_warn("cannot render metrics: out of memory");
+		return;
+	}
+	if (d->http)
+		http_publish(d->http, body, len);
+	if (d->cfg->metrics_file[0]) {
+		ret = metrics_write_file(d->cfg->metrics_file, body, len);
+		if (ret)
+			pr_warn("cannot write --metrics-file %s: %s", d->cfg->metrics_file, strerror(-ret));
+	}
+	free(body);
+}
+
+static void scan(struct daemon *d)
+{
+	struct tracker_snapshot snap;
+	uint64_t t0 = now_ns(), counters[SR_CNT_MAX];
+	size_t n_next = 0;
+	int ret;
+
+	d->metrics.scans_total++;
+	if (d->sweep_every_scan && (ret = tracker_sweep(d->tracker)))
+		pr_warn("iter/tcp sweep failed: %s", strerror(-ret));
+	ret = tracker_read(d->tracker, &snap);
+	if (ret) {
+		/* Fail safe: without a trustworthy snapshot, touch nothing. */
+		d->metrics.scan_errors_total++;
+		pr_warn("cannot read the socket map (%s): skipping this scan, nothing reaped",
+			strerror(-ret));
+		goto observe;
+	}
+	memset(d->metrics.stalled_now, 0, sizeof(d->metrics.stalled_now));
+	memset(d->metrics.tracked_by_state, 0, sizeof(d->metrics.tracked_by_state));
+	d->metrics.sockets_tracked = snap.n;
+	for (size_t i = 0; i < snap.n; i++) {
+		const struct sr_sock *e = &snap.socks[i];
+		struct policy_verdict v = policy_verdict(e, t0, &d->pol);
+		struct episode key = { snap.cookies[i], v.onset_ns, 0 }, *old, *ep;
+
+		if (e->state < SR_TCP_STATE_MAX)
+			d->metrics.tracked_by_state[e->state]++;
+		if (v.reason == REASON_NONE)
+			continue;
+		d->metrics.stalled_now[v.reason]++;
+		if (ensure_eps(d, n_next + 1)) {
+			pr_warn("out of memory tracking stalls: skipping the rest of this scan");
+			break;
+		}
+		ep = &d->next_eps[n_next++];
+		old = d->n_eps ? bsearch(&key, d->eps, d->n_eps, sizeof(key), cmp_episode) : NULL;
+		if (old) {
+			*ep = *old;
+		} else {
+			*ep = key;
+			ep->retry_ns = t0; /* due now */
+			d->metrics.stalls[v.reason]++;
+			log_decision("stall", key.cookie, e, &v, NULL, 0);
+		}
+		if (ep->retry_ns && ep->retry_ns <= t0)
+			act(d, key.cookie, &v, ep);
+	}
+	/* Episodes that no longer fire are forgotten. */
+	{
+		struct episode *tmp = d->eps;
+
+		d->eps = d->next_eps;
+		d->next_eps = tmp;
+		d->n_eps = n_next;
+		qsort(d->eps, d->n_eps, sizeof(*d->eps), cmp_episode);
+	}
+observe:
+	tracker_counters(d->tracker, counters);
+	memcpy(d->metrics.bpf, counters, sizeof(counters));
+	if (counters[SR_CNT_MAP_FULL] > d->last_map_full) {
+		pr_warn("socket map full (capacity %u): %llu sockets left untracked since the last scan; "
+			"raise --map-capacity",
+			d->cfg->map_capacity,
+			(unsigned long long)(counters[SR_CNT_MAP_FULL] - d->last_map_full));
+		d->last_map_full = counters[SR_CNT_MAP_FULL];
+	}
+	hist_observe(&d->metrics.scan_seconds, (double)(now_ns() - t0) / NS_PER_S);
+	publish_metrics(d);
+}
+
+static int own_netns(uint32_t *ino, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st)) {
+		snprintf(err, errlen,
+			 "sockreap: cannot read /proc/self/ns/net (%s): is /proc mounted?",
+			 strerror(errno));
+		return -errno;
+	}
+	*ino = (uint32_t)st.st_ino;
+	return 0;
+}
+
+int daemon_run(const struct sr_config *cfg)
+{
+	struct daemon d = { .cfg = cfg };
+	struct tracker_opts topts = { .map_capacity = cfg->map_capacity, .verbose = cfg->verbose };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct utsname uts;
+	struct timespec wall;
+	sigset_t block, orig;
+	char err[512], ns[16], grace[32], interval[32];
+	uint64_t next;
+	int ret, status = 2;
+
+	libbpf_set_print(libbpf_print);
+	d.pol.stall_grace_ns = (uint64_t)(cfg->stall_grace_s * NS_PER_S);
+	d.pol.idle_timeout_ns = (uint64_t)(cfg->idle_timeout_s * NS_PER_S);
+	if (cfg->n_cgroups || cfg->n_ports) {
+		fprintf(stderr, "sockreap: --cgroup and --port are not supported by this build yet: "
+				"run without them\n");
+		return 2;
+	}
+	if (check_privilege(err, sizeof(err)) ||
+	    (!cfg->all_netns && own_netns(&topts.netns_ino, err, sizeof(err)))) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	uname(&uts);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	metrics_init(&d.metrics, SOCKREAP_VERSION, uts.release,
+		     (double)wall.tv_sec + (double)wall.tv_nsec / 1e9);
+	d.metrics.map_capacity = cfg->map_capacity;
+
+	/* Signals stay blocked except while waiting in ppoll: no wake-up is lost. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cfg->metrics_addr[0] && (ret = http_start(&d.http, cfg->metrics_addr, err, sizeof(err)))) {
+		fprintf(stderr, "%s\n", err);
+		goto cleanup;
+	}
+	ret = tracker_open(&d.tracker, &topts, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "%s\n", err);
+		goto cleanup;
+	}
+	/* Without the send tracepoint nothing reports a send to a silent peer:
+	 * walk the sockets every scan instead. */
+	d.sweep_every_scan = !tracker_has_send_tp(d.tracker);
+	ret = tracker_sweep(d.tracker);
+	if (ret) {
+		fprintf(stderr, "sockreap: the start-up sweep (iter/tcp) failed: %s\n", strerror(-ret));
+		goto cleanup;
+	}
+	snprintf(ns, sizeof(ns), "%u", topts.netns_ino);
+	snprintf(grace, sizeof(grace), "%g", cfg->stall_grace_s);
+	snprintf(interval, sizeof(interval), "%g", cfg->interval_s);
+	log_event("ready",
+		  (struct log_kv[]){
+			  { "version", SOCKREAP_VERSION, false },
+			  { "netns", cfg->all_netns ? "all" : ns, false },
+			  { "send_path", d.sweep_every_scan ? "sweep" : "tracepoint", false },
+			  { "stall_grace_s", grace, true },
+			  { "interval_s", interval, true },
+			  { "dry_run", cfg->dry_run ? "true" : "false", false },
+			  { "metrics_addr", cfg->metrics_addr[0] ? cfg->metrics_addr : "off", false },
+		  },
+		  7);
+
+	next = now_ns();
+	while (!g_stop) {
+		uint64_t now;
+
+		scan(&d);
+		next += (uint64_t)(cfg->interval_s * NS_PER_S);
+		now = now_ns();
+		if (next < now) /* a slow scan: do not try to catch up */
+			next = now;
+		while (!g_stop && (now = now_ns()) < next) {
+			struct timespec ts = { (time_t)((next - now) / NS_PER_S),
+					       (long)((next - now) % NS_PER_S) };
+
+			ppoll(NULL, 0, &ts, &orig);
+		}
+	}
+	log_event("stop", NULL, 0);
+	status = 0;
+cleanup:
+	tracker_close(d.tracker);
+	http_stop(d.http);
+	free(d.eps);
+	free(d.next_eps);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	return status;
+}

@@ -1,0 +1,43 @@
+/* format.c - address and /proc text helpers, pure. */
+#include "format.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+void format_addr(char *buf, size_t len, uint16_t family, const uint32_t addr[4], uint16_t port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (family == AF_INET) {
+		inet_ntop(AF_INET, addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, port);
+	} else {
+		inet_ntop(AF_INET6, addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, port);
+	}
+}
+
+int format_parse_socket_link(const char *link, uint64_t *ino)
+{
+	static const char pfx[] = "socket:[";
+	uint64_t v = 0;
+	const char *p;
+
+	if (strncmp(link, pfx, sizeof(pfx) - 1))
+		return -EINVAL;
+	p = link + sizeof(pfx) - 1;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p[0] != ']' || p[1] != '\0')
+		return -EINVAL;
+	*ino = v;
+	return 0;
+}

@@ -1,0 +1,193 @@
+/* metrics.c - Prometheus exposition of the daemon's counters.
+ *
+ * Labels stay bounded: reason, result, state, program. Never a socket
+ * address, pid or process name: the endpoint may be scraped by anyone who
+ * can reach it.
+ */
+#include "metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const tcp_state_names[SR_TCP_STATE_MAX] = {
+	"unknown",   "established", "syn_sent", "syn_recv",   "fin_wait1", "fin_wait2", "time_wait",
+	"close",     "close_wait",  "last_ack", "listen",     "closing",   "new_syn_recv",
+};
+
+static const char *const bpf_counter_names[SR_CNT_MAX] = {
+	[SR_CNT_EV_SEND] = "tcp_sendmsg_locked",
+	[SR_CNT_EV_PROBE] = "tcp_probe",
+	[SR_CNT_EV_STATE] = "inet_sock_set_state",
+	[SR_CNT_EV_SWEEP] = "iter_tcp",
+};
+
+static void hist_init(struct histogram *h, const double *bounds, size_t n)
+{
+	memset(h, 0, sizeof(*h));
+	h->n = n < HIST_MAX_BUCKETS ? n : HIST_MAX_BUCKETS;
+	memcpy(h->bounds, bounds, h->n * sizeof(double));
+}
+
+void hist_observe(struct histogram *h, double v)
+{
+	size_t i = 0;
+
+	while (i < h->n && v > h->bounds[i])
+		i++;
+	h->counts[i]++;
+	h->sum += v;
+	h->count++;
+}
+
+void metrics_init(struct sr_metrics *m, const char *version, const char *kernel,
+		  double start_time)
+{
+	static const double scan_b[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+					 0.01,	 0.025,	  0.05,	  0.1,	 0.25,	 1 };
+	static const double reap_b[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+
+	memset(m, 0, sizeof(*m));
+	hist_init(&m->scan_seconds, scan_b, sizeof(scan_b) / sizeof(scan_b[0]));
+	hist_init(&m->reap_latency_seconds, reap_b, sizeof(reap_b) / sizeof(reap_b[0]));
+	snprintf(m->version, sizeof(m->version), "%s", version);
+	snprintf(m->kernel, sizeof(m->kernel), "%s", kernel);
+	m->start_time_seconds = start_time;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values here are our own constants, but escape anyway (\\, \", \n). */
+static void label_value(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*v, f);
+	}
+}
+
+static void hist_render(FILE *f, const char *name, const struct histogram *h)
+{
+	uint64_t cum = 0;
+
+	for (size_t i = 0; i < h->n; i++) {
+		cum += h->counts[i];
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i], (unsigned long long)cum);
+	}
+	cum += h->counts[h->n];
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+	fprintf(f, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+}
+
+int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+
+	if (!f)
+		return -ENOMEM;
+
+	family(f, "sockreap_reaps_total", "counter", "Reap attempts by reason and result.");
+	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+		for (int x = 0; x < REAP_RESULT_MAX; x++)
+			fprintf(f, "sockreap_reaps_total{reason=\"%s\",result=\"%s\"} %llu\n",
+				policy_reason_name(r), policy_result_name(x),
+				(unsigned long long)m->reaps[r][x]);
+
+	family(f, "sockreap_stalls_total", "counter", "Verdicts fired, dry run included.");
+	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+		fprintf(f, "sockreap_stalls_total{reason=\"%s\"} %llu\n", policy_reason_name(r),
+			(unsigned long long)m->stalls[r]);
+
+	family(f, "sockreap_stalled_sockets", "gauge", "Sockets whose verdict fires at the last scan.");
+	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+		fprintf(f, "sockreap_stalled_sockets{reason=\"%s\"} %llu\n", policy_reason_name(r),
+			(unsigned long long)m->stalled_now[r]);
+
+	family(f, "sockreap_sockets_tracked", "gauge", "Sockets in the BPF map at the last scan.");
+	fprintf(f, "sockreap_sockets_tracked %llu\n", (unsigned long long)m->sockets_tracked);
+
+	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");
+	for (int s = 1; s < SR_TCP_STATE_MAX; s++)
+		if (m->tracked_by_state[s] || s == 1 || s == 8)
+			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", tcp_state_names[s],
+				(unsigned long long)m->tracked_by_state[s]);
+
+	family(f, "sockreap_map_capacity", "gauge", "Sockets the BPF map can hold.");
+	fprintf(f, "sockreap_map_capacity %llu\n", (unsigned long long)m->map_capacity);
+
+	family(f, "sockreap_map_full_total", "counter", "Sockets left untracked because the map was full.");
+	fprintf(f, "sockreap_map_full_total %llu\n", (unsigned long long)m->bpf[SR_CNT_MAP_FULL]);
+
+	family(f, "sockreap_bpf_events_total", "counter", "Events seen by each BPF program.");
+	for (int c = 0; c < SR_CNT_MAX; c++)
+		if (bpf_counter_names[c])
+			fprintf(f, "sockreap_bpf_events_total{program=\"%s\"} %llu\n",
+				bpf_counter_names[c], (unsigned long long)m->bpf[c]);
+
+	family(f, "sockreap_scans_total", "counter", "Scans of the socket map.");
+	fprintf(f, "sockreap_scans_total %llu\n", (unsigned long long)m->scans_total);
+
+	family(f, "sockreap_scan_errors_total", "counter",
+	       "Scans that could not read the map; nothing was reaped in them.");
+	fprintf(f, "sockreap_scan_errors_total %llu\n", (unsigned long long)m->scan_errors_total);
+
+	family(f, "sockreap_scan_duration_seconds", "histogram", "Wall time of one scan.");
+	hist_render(f, "sockreap_scan_duration_seconds", &m->scan_seconds);
+
+	family(f, "sockreap_reap_latency_seconds", "histogram",
+	       "From the end of the grace window to the socket's shutdown.");
+	hist_render(f, "sockreap_reap_latency_seconds", &m->reap_latency_seconds);
+
+	family(f, "sockreap_start_time_seconds", "gauge", "Start time of the daemon, unix seconds.");
+	fprintf(f, "sockreap_start_time_seconds %.3f\n", m->start_time_seconds);
+
+	family(f, "sockreap_build_info", "gauge", "Version and kernel; always 1.");
+	fputs("sockreap_build_info{version=\"", f);
+	label_value(f, m->version);
+	fputs("\",kernel=\"", f);
+	label_value(f, m->kernel);
+	fputs("\"} 1\n", f);
+
+	if (fclose(f))
+		return -ENOMEM;
+	return 0;
+}
+
+int metrics_write_file(const char *path, const char *buf, size_t len)
+{
+	char tmp[4200];
+	int fd, ret = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, buf + off, len - off);
+
+		if (w < 0) {
+			ret = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}

@@ -1,0 +1,52 @@
+/* metrics.h - the daemon's counters and their Prometheus text rendering (pure). */
+#ifndef SR_METRICS_H
+#define SR_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "sockreap.h"
+
+#define HIST_MAX_BUCKETS 16
+#define SR_TCP_STATE_MAX 13
+
+struct histogram {
+	size_t n;			  /* finite bounds */
+	double bounds[HIST_MAX_BUCKETS];  /* upper bounds, ascending */
+	uint64_t counts[HIST_MAX_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
+	double sum;
+	uint64_t count;
+};
+
+struct sr_metrics {
+	uint64_t reaps[REASON_MAX][REAP_RESULT_MAX];
+	uint64_t stalls[REASON_MAX];
+	uint64_t stalled_now[REASON_MAX];
+	uint64_t tracked_by_state[SR_TCP_STATE_MAX];
+	uint64_t sockets_tracked;
+	uint64_t map_capacity;
+	uint64_t bpf[SR_CNT_MAX];	/* summed per-CPU BPF counters */
+	uint64_t scans_total;
+	uint64_t scan_errors_total;	/* scans whose map read failed: nothing was done */
+	struct histogram scan_seconds;
+	struct histogram reap_latency_seconds; /* grace expiry -> shutdown done */
+	double start_time_seconds;	/* unix time */
+	char version[32];
+	char kernel[64];
+};
+
+void metrics_init(struct sr_metrics *m, const char *version, const char *kernel,
+		  double start_time);
+void hist_observe(struct histogram *h, double v);
+
+/*
+ * Render the exposition (text format 0.0.4) into a malloc'd buffer.
+ * Returns 0 with the buffer in out and its length in len, or -ENOMEM. No I/O.
+ */
+int metrics_render(const struct sr_metrics *m, char **out, size_t *len);
+
+/* Write buf to path atomically: a temporary file in the same directory, then rename. */
+int metrics_write_file(const char *path, const char *buf, size_t len);
+
+#endif

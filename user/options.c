@@ -1,0 +1,379 @@
+/* options.c - one table of options; one parser per kind of value. */
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/types.h>
+
+#include "sockreap.h"
+
+enum opt_kind {
+	K_SECONDS,	/* non-negative finite seconds, fractions allowed */
+	K_FLAG,
+	K_PORT,		/* repeatable */
+	K_CGROUP,	/* repeatable */
+	K_ADDR,
+	K_PATH,
+	K_LOGFMT,
+	K_COUNT,
+};
+
+struct opt_spec {
+	const char *name;	/* flag without "--"; env is SOCKREAP_ + upper, '-' -> '_' */
+	enum opt_kind kind;
+	size_t off;		/* offset of the field in struct sr_config */
+	double min, max;	/* for numbers */
+};
+
+#define OFF(f) offsetof(struct sr_config, f)
+
+static const struct opt_spec specs[] = {
+	{ "stall-grace", K_SECONDS, OFF(stall_grace_s), 0.001, 86400.0 * 365 },
+	{ "idle-timeout", K_SECONDS, OFF(idle_timeout_s), 0.0, 86400.0 * 365 },
+	{ "interval", K_SECONDS, OFF(interval_s), 0.01, 3600.0 },
+	{ "all-netns", K_FLAG, OFF(all_netns), 0, 0 },
+	{ "dry-run", K_FLAG, OFF(dry_run), 0, 0 },
+	{ "verbose", K_FLAG, OFF(verbose), 0, 0 },
+	{ "cgroup", K_CGROUP, 0, 0, 0 },
+	{ "port", K_PORT, 0, 1, 65535 },
+	{ "metrics-addr", K_ADDR, OFF(metrics_addr), 0, 0 },
+	{ "metrics-file", K_PATH, OFF(metrics_file), 0, 0 },
+	{ "log-format", K_LOGFMT, OFF(log_format), 0, 0 },
+	{ "map-capacity", K_COUNT, OFF(map_capacity), 64, 16 * 1024 * 1024 },
+};
+
+#define N_SPECS (sizeof(specs) / sizeof(specs[0]))
+
+static const char usage[] =
+	"Usage: sockreap [options]        watch TCP sockets and reap stalled ones (foreground)\n"
+	"       sockreap list [--json]    show the sockets a running daemon tracks\n"
+	"       sockreap --help | --version\n"
+	"\n"
+	"Options (each also as env SOCKREAP_<OPTION>, e.g. SOCKREAP_STALL_GRACE=30; the flag wins):\n"
+	"  --stall-grace SECONDS    send queue > 0 with no ACK progress this long = stalled (default 30)\n"
+	"  --idle-timeout SECONDS   reap sockets that received nothing this long; 0 = off (default)\n"
+	"  --interval SECONDS       scan period (default 1)\n"
+	"  --all-netns              every network namespace (default: only the daemon's own)\n"
+	"  --cgroup PATH            only sockets of this cgroup v2 directory and its descendants; repeatable\n"
+	"  --port N                 only sockets with this local port; repeatable\n"
+	"  --dry-run                detect, log and count, but never reap\n"
+	"  --metrics-addr HOST:PORT Prometheus endpoint (default 127.0.0.1:9750); \"off\" disables\n"
+	"  --metrics-file PATH      also write the exposition atomically each scan\n"
+	"  --log-format logfmt|json one line per event on stderr (default logfmt)\n"
+	"  --map-capacity N         sockets tracked at most (default 65536)\n"
+	"  --verbose                debug messages, libbpf's included\n";
+
+const char *options_usage(void)
+{
+	return usage;
+}
+
+void options_defaults(struct sr_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = MODE_RUN;
+	cfg->stall_grace_s = SR_DEFAULT_STALL_GRACE_S;
+	cfg->interval_s = SR_DEFAULT_INTERVAL_S;
+	cfg->log_format = LOG_LOGFMT;
+	cfg->map_capacity = SR_DEFAULT_MAP_CAPACITY;
+	snprintf(cfg->metrics_addr, sizeof(cfg->metrics_addr), "%s", SR_DEFAULT_METRICS_ADDR);
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9') /* strtoul accepts "-1" and " 1" */
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *yes[] = { "1", "true", "yes", "on" }, *no[] = { "0", "false", "no", "off", "" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!strcasecmp(s, yes[i]))
+			return *out = true, 0;
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (!strcasecmp(s, no[i]))
+			return *out = false, 0;
+	return -EINVAL;
+}
+
+int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	unsigned long p;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL; /* bare IPv6 needs brackets */
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen || parse_ulong(colon + 1, 1, 65535, &p))
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static void env_name(const char *opt, char *buf, size_t len)
+{
+	size_t k = (size_t)snprintf(buf, len, "SOCKREAP_");
+
+	for (const char *c = opt; *c && k + 1 < len; c++)
+		buf[k++] = *c == '-' ? '_' : (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+	buf[k] = '\0';
+}
+
+static int bad(char *err, size_t errlen, const char *name, bool from_env, const char *val,
+	       const char *fix)
+{
+	char where[96];
+
+	if (from_env)
+		env_name(name, where, sizeof(where));
+	else
+		snprintf(where, sizeof(where), "--%s", name);
+	snprintf(err, errlen, "sockreap: invalid value '%s' for %s%s: %s", val,
+		 from_env ? "environment " : "", where, fix);
+	return -EINVAL;
+}
+
+/* Apply one value. Repeatable kinds add one item (comma-separated in env). */
+static int apply(struct sr_config *cfg, const struct opt_spec *sp, const char *val, bool from_env,
+		 char *err, size_t errlen)
+{
+	char *base = (char *)cfg;
+	unsigned long u;
+	double d;
+
+	switch (sp->kind) {
+	case K_SECONDS:
+		if (parse_double(val, sp->min, sp->max, &d)) {
+			char fix[128];
+
+			snprintf(fix, sizeof(fix), "give a number of seconds from %g to %g, e.g. 30 or 2.5",
+				 sp->min, sp->max);
+			return bad(err, errlen, sp->name, from_env, val, fix);
+		}
+		*(double *)(base + sp->off) = d;
+		return 0;
+	case K_FLAG:
+		if (parse_bool(val, (bool *)(base + sp->off)))
+			return bad(err, errlen, sp->name, from_env, val, "use 1/true/yes or 0/false/no");
+		return 0;
+	case K_COUNT:
+		if (parse_ulong(val, (unsigned long)sp->min, (unsigned long)sp->max, &u)) {
+			char fix[128];
+
+			snprintf(fix, sizeof(fix), "give a whole number from %.0f to %.0f", sp->min, sp->max);
+			return bad(err, errlen, sp->name, from_env, val, fix);
+		}
+		*(uint32_t *)(base + sp->off) = (uint32_t)u;
+		return 0;
+	case K_PORT:
+		if (parse_ulong(val, 1, 65535, &u))
+			return bad(err, errlen, sp->name, from_env, val, "give a TCP port from 1 to 65535");
+		if (cfg->n_ports == SR_MAX_PORTS)
+			return bad(err, errlen, sp->name, from_env, val, "at most 64 ports can be given");
+		cfg->ports[cfg->n_ports++] = (uint16_t)u;
+		return 0;
+	case K_CGROUP:
+		if (!*val || strlen(val) >= SR_PATH_MAX)
+			return bad(err, errlen, sp->name, from_env, val, "give a cgroup v2 directory path");
+		if (cfg->n_cgroups == SR_MAX_CGROUPS)
+			return bad(err, errlen, sp->name, from_env, val, "at most 64 cgroups can be given");
+		snprintf(cfg->cgroups[cfg->n_cgroups++], SR_PATH_MAX, "%s", val);
+		return 0;
+	case K_ADDR: {
+		char host[256];
+		uint16_t port;
+
+		if (!strcmp(val, "off")) {
+			cfg->metrics_addr[0] = '\0';
+			return 0;
+		}
+		if (strlen(val) >= sizeof(cfg->metrics_addr) ||
+		    options_split_hostport(val, host, sizeof(host), &port))
+			return bad(err, errlen, sp->name, from_env, val,
+				   "use HOST:PORT (e.g. 127.0.0.1:9750, [::1]:9750) or off");
+		snprintf(cfg->metrics_addr, sizeof(cfg->metrics_addr), "%s", val);
+		return 0;
+	}
+	case K_PATH:
+		if (!*val || strlen(val) >= SR_PATH_MAX)
+			return bad(err, errlen, sp->name, from_env, val, "give a file path");
+		snprintf(base + sp->off, SR_PATH_MAX, "%s", val);
+		return 0;
+	case K_LOGFMT:
+		if (!strcmp(val, "logfmt"))
+			cfg->log_format = LOG_LOGFMT;
+		else if (!strcmp(val, "json"))
+			cfg->log_format = LOG_JSON;
+		else
+			return bad(err, errlen, sp->name, from_env, val, "use logfmt or json");
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const char *env_lookup(char *const envp[], const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (!strncmp(envp[i], name, nl) && envp[i][nl] == '=')
+			return envp[i] + nl + 1;
+	return NULL;
+}
+
+static int apply_env(struct sr_config *cfg, const struct opt_spec *sp, const char *val,
+		     char *err, size_t errlen)
+{
+	char item[SR_PATH_MAX];
+	const char *p = val;
+
+	if (sp->kind != K_PORT && sp->kind != K_CGROUP)
+		return apply(cfg, sp, val, true, err, errlen);
+	/* Repeatable: a comma-separated list. */
+	while (*p) {
+		size_t l = strcspn(p, ",");
+
+		if (l >= sizeof(item))
+			return bad(err, errlen, sp->name, true, val, "an item is too long");
+		memcpy(item, p, l);
+		item[l] = '\0';
+		if (l && apply(cfg, sp, item, true, err, errlen))
+			return -EINVAL;
+		p += l + (p[l] == ',');
+	}
+	return 0;
+}
+
+static const struct opt_spec *find_spec(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_SPECS; i++)
+		if (strlen(specs[i].name) == len && !strncmp(specs[i].name, name, len))
+			return &specs[i];
+	return NULL;
+}
+
+int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *const envp[],
+		  char *err, size_t errlen)
+{
+	bool seen_port = false, seen_cgroup = false;
+	int i = 1;
+
+	options_defaults(cfg);
+	err[0] = '\0';
+	for (size_t s = 0; s < N_SPECS; s++) {
+		char name[64];
+		const char *v;
+
+		env_name(specs[s].name, name, sizeof(name));
+		v = env_lookup(envp, name);
+		if (v && apply_env(cfg, &specs[s], v, err, errlen))
+			return -EINVAL;
+	}
+
+	if (argc > 1 && !strcmp(argv[1], "list")) {
+		cfg->mode = MODE_LIST;
+		for (i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--json")) {
+				cfg->list_json = true;
+			} else {
+				snprintf(err, errlen,
+					 "sockreap: unknown argument '%s' to list: use 'sockreap list [--json]'",
+					 argv[i]);
+				return -EINVAL;
+			}
+		}
+		return 0;
+	}
+
+	for (; i < argc; i++) {
+		const char *a = argv[i], *val = NULL, *eq;
+		const struct opt_spec *sp;
+		size_t nl;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			cfg->mode = MODE_HELP;
+			return 0;
+		}
+		if (!strcmp(a, "--version")) {
+			cfg->mode = MODE_VERSION;
+			return 0;
+		}
+		if (strncmp(a, "--", 2)) {
+			snprintf(err, errlen, "sockreap: unexpected argument '%s': see 'sockreap --help'", a);
+			return -EINVAL;
+		}
+		eq = strchr(a + 2, '=');
+		nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		sp = find_spec(a + 2, nl);
+		if (!sp) {
+			snprintf(err, errlen, "sockreap: unknown option '%s': see 'sockreap --help'", a);
+			return -EINVAL;
+		}
+		if (eq) {
+			val = eq + 1;
+		} else if (sp->kind == K_FLAG) {
+			val = "1";
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			snprintf(err, errlen, "sockreap: option '--%s' needs a value: see 'sockreap --help'",
+				 sp->name);
+			return -EINVAL;
+		}
+		/* A repeatable flag replaces its environment list, never extends it. */
+		if (sp->kind == K_PORT && !seen_port) {
+			seen_port = true;
+			cfg->n_ports = 0;
+		}
+		if (sp->kind == K_CGROUP && !seen_cgroup) {
+			seen_cgroup = true;
+			cfg->n_cgroups = 0;
+		}
+		if (apply(cfg, sp, val, false, err, errlen))
+			return -EINVAL;
+	}
+	return 0;
+}

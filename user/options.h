@@ -1,0 +1,61 @@
+/* options.h - the daemon's configuration, parsed from argv and SOCKREAP_* env. */
+#ifndef SR_OPTIONS_H
+#define SR_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define SR_MAX_PORTS 64
+#define SR_MAX_CGROUPS 64
+#define SR_PATH_MAX 4096
+
+enum sr_mode {
+	MODE_RUN = 0,
+	MODE_LIST,
+	MODE_HELP,
+	MODE_VERSION,
+};
+
+struct sr_config {
+	enum sr_mode mode;
+	double stall_grace_s;	/* --stall-grace */
+	double idle_timeout_s;	/* --idle-timeout; 0 = off */
+	double interval_s;	/* --interval */
+	bool all_netns;
+	bool dry_run;
+	bool verbose;
+	bool list_json;		/* list --json */
+	enum log_format log_format;
+	uint32_t map_capacity;
+	char metrics_addr[256]; /* "" = off */
+	char metrics_file[SR_PATH_MAX];
+	size_t n_ports;
+	uint16_t ports[SR_MAX_PORTS];
+	size_t n_cgroups;
+	char cgroups[SR_MAX_CGROUPS][SR_PATH_MAX];
+};
+
+#define SR_DEFAULT_STALL_GRACE_S 30.0
+#define SR_DEFAULT_INTERVAL_S 1.0
+#define SR_DEFAULT_METRICS_ADDR "127.0.0.1:9750"
+
+void options_defaults(struct sr_config *cfg);
+
+/*
+ * Fill cfg from envp (SOCKREAP_<OPTION>, NULL-terminated, may be NULL) and
+ * then argv; a flag wins over its variable. Pure: no I/O, no exit.
+ * Returns 0, or -EINVAL with a one-line message naming the problem and the
+ * fix in err.
+ */
+int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *const envp[],
+		  char *err, size_t errlen);
+
+/* Split "HOST:PORT" ("[v6]:PORT" too) into host and port. 0 or -EINVAL. */
+int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+const char *options_usage(void);
+
+#endif

@@ -1,0 +1,89 @@
+/* policy.c - decide from one map entry whether a socket is dead.
+ *
+ * send_stall: the send queue stayed non-empty and acked bytes did not move
+ * for the whole grace. peer_gone: the peer closed (CLOSE_WAIT) and the owner
+ * neither closed nor made progress for the grace. rx_idle (opt-in): nothing
+ * received for the idle timeout. A clock that runs backwards, or an event
+ * newer than now, never makes a socket look older: the age is then 0.
+ */
+#include "policy.h"
+
+static const char *const reason_names[REASON_MAX] = {
+	[REASON_NONE] = "none",
+	[REASON_SEND_STALL] = "send_stall",
+	[REASON_PEER_GONE] = "peer_gone",
+	[REASON_RX_IDLE] = "rx_idle",
+};
+
+const char *policy_reason_name(enum sr_reason r)
+{
+	return r < REASON_MAX ? reason_names[r] : "unknown";
+}
+
+static const char *const result_names[REAP_RESULT_MAX] = {
+	[REAP_OK] = "ok",	      [REAP_DRY_RUN] = "dry_run", [REAP_GONE] = "gone",
+	[REAP_NO_OWNER] = "no_owner", [REAP_MISMATCH] = "mismatch", [REAP_RESUMED] = "resumed",
+	[REAP_ERROR] = "error",
+};
+
+const char *policy_result_name(enum reap_result r)
+{
+	return r < REAP_RESULT_MAX ? result_names[r] : "unknown";
+}
+
+uint32_t policy_queued_bytes(const struct sr_sock *e)
+{
+	uint32_t q = e->write_seq - e->snd_una;
+
+	/* A write_seq "behind" snd_una is a torn read, not 4 GB queued. */
+	return (int32_t)q < 0 ? 0 : q;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static uint64_t age(uint64_t now, uint64_t onset)
+{
+	return now > onset ? now - onset : 0;
+}
+
+/* Consider one rule: fire it, or remember it as the clock nearest to firing. */
+static void consider(struct policy_verdict *v, enum sr_reason r, uint64_t onset, uint64_t now,
+		     uint64_t limit)
+{
+	uint64_t a = age(now, onset);
+
+	if (v->reason != REASON_NONE)
+		return;
+	if (a >= limit) {
+		*v = (struct policy_verdict){ r, REASON_NONE, onset, a, limit };
+		return;
+	}
+	/* Not yet: keep the rule with the least time left, for `list`. */
+	if (v->pending == REASON_NONE || limit - a < v->limit_ns - v->age_ns) {
+		v->pending = r;
+		v->onset_ns = onset;
+		v->age_ns = a;
+		v->limit_ns = limit;
+	}
+}
+
+struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
+				     const struct policy_config *cfg)
+{
+	struct policy_verdict v = { REASON_NONE, REASON_NONE, 0, 0, 0 };
+	bool established = e->state == SR_TCP_ESTABLISHED;
+
+	if (established && policy_queued_bytes(e) > 0 && e->queued_since_ns)
+		consider(&v, REASON_SEND_STALL, max_u64(e->queued_since_ns, e->last_progress_ns), now,
+			 cfg->stall_grace_ns);
+	if (e->state == SR_TCP_CLOSE_WAIT)
+		consider(&v, REASON_PEER_GONE, max_u64(e->state_since_ns, e->last_progress_ns), now,
+			 cfg->stall_grace_ns);
+	if (cfg->idle_timeout_ns && established)
+		consider(&v, REASON_RX_IDLE, max_u64(e->last_rx_ns, e->first_seen_ns), now,
+			 cfg->idle_timeout_ns);
+	return v;
+}

@@ -1,0 +1,53 @@
+/* policy.h - the verdict on one tracked socket: a pure function, no I/O. */
+#ifndef SR_POLICY_H
+#define SR_POLICY_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sockreap.h"
+
+enum sr_reason {
+	REASON_NONE = 0,
+	REASON_SEND_STALL,
+	REASON_PEER_GONE,
+	REASON_RX_IDLE,
+	REASON_MAX,
+};
+
+/* What acting on a verdict came to: the result= of a reap log line. */
+enum reap_result {
+	REAP_OK = 0,	/* shut down */
+	REAP_DRY_RUN,	/* verified, and left alone because of --dry-run */
+	REAP_GONE,	/* the socket or its owner went away first */
+	REAP_NO_OWNER,	/* no process holding it could be found or duplicated */
+	REAP_MISMATCH,	/* the fd now holds another socket: untouched */
+	REAP_RESUMED,	/* the kernel's fresh state shows progress: untouched */
+	REAP_ERROR,
+	REAP_RESULT_MAX,
+};
+
+struct policy_config {
+	uint64_t stall_grace_ns; /* send_stall and peer_gone */
+	uint64_t idle_timeout_ns; /* rx_idle; 0 = off */
+};
+
+struct policy_verdict {
+	enum sr_reason reason;	/* REASON_NONE: leave it alone */
+	enum sr_reason pending; /* with REASON_NONE: the rule whose clock runs, if any */
+	uint64_t onset_ns;	/* when the condition began (its clock's start) */
+	uint64_t age_ns;	/* now - onset_ns, 0 if the clock is not running */
+	uint64_t limit_ns;	/* the grace the age is measured against */
+};
+
+/* Bytes queued and not yet acknowledged: write_seq - snd_una, modulo 2^32. */
+uint32_t policy_queued_bytes(const struct sr_sock *e);
+
+struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
+				     const struct policy_config *cfg);
+
+const char *policy_reason_name(enum sr_reason r);
+const char *policy_result_name(enum reap_result r);
+
+#endif

@@ -1,0 +1,216 @@
+/* tracker.c - the skeleton flow: open, size, load, attach; map reads in batches. */
+#include "tracker.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sockreap.skel.h"
+
+#define BATCH 4096
+
+struct tracker {
+	struct sockreap_bpf *skel;
+	struct bpf_link *sweep_link;
+	bool has_send_tp;
+	int ncpus;
+	size_t cap;
+	uint64_t *cookies;
+	struct sr_sock *socks;
+	uint64_t *percpu; /* ncpus values for one counter */
+};
+
+static bool btf_has_tp(const struct btf *btf, const char *tp)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
+}
+
+int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen)
+{
+	struct tracker *t = calloc(1, sizeof(*t));
+	struct btf *vmlinux = NULL;
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux) {
+		ret = -errno;
+		snprintf(err, errlen,
+			 "sockreap: cannot read kernel BTF (/sys/kernel/btf/vmlinux): %s; "
+			 "run on a kernel built with CONFIG_DEBUG_INFO_BTF=y",
+			 strerror(-ret));
+		goto fail;
+	}
+	if (!btf_has_tp(vmlinux, "tcp_probe") || !btf_has_tp(vmlinux, "inet_sock_set_state")) {
+		ret = -EOPNOTSUPP;
+		snprintf(err, errlen,
+			 "sockreap: kernel lacks the tcp_probe or inet_sock_set_state tracepoint; "
+			 "run on Linux 4.16 or newer");
+		goto fail;
+	}
+	t->has_send_tp = btf_has_tp(vmlinux, "tcp_sendmsg_locked");
+
+	t->skel = sockreap_bpf__open();
+	if (!t->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "sockreap: cannot open the BPF object: %s", strerror(-ret));
+		goto fail;
+	}
+	t->skel->rodata->cfg_netns_ino = opts->netns_ino;
+	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
+	if (!t->has_send_tp)
+		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
+
+	ret = sockreap_bpf__load(t->skel);
+	if (ret) {
+		snprintf(err, errlen,
+			 "sockreap: the kernel refused the BPF programs (%s); run as root "
+			 "(CAP_BPF and CAP_PERFMON), and see --verbose for the verifier's log",
+			 strerror(-ret));
+		goto fail;
+	}
+	ret = sockreap_bpf__attach(t->skel);
+	if (ret) {
+		snprintf(err, errlen, "sockreap: cannot attach the BPF programs: %s", strerror(-ret));
+		goto fail;
+	}
+	t->sweep_link = bpf_program__attach_iter(t->skel->progs.sr_sweep, NULL);
+	if (!t->sweep_link) {
+		ret = -errno;
+		snprintf(err, errlen, "sockreap: cannot attach the iter/tcp sweep: %s", strerror(-ret));
+		goto fail;
+	}
+	t->ncpus = libbpf_num_possible_cpus();
+	t->percpu = calloc((size_t)(t->ncpus > 0 ? t->ncpus : 1), sizeof(uint64_t));
+	if (t->ncpus <= 0 || !t->percpu) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "sockreap: out of memory");
+		goto fail;
+	}
+	btf__free(vmlinux);
+	*out = t;
+	return 0;
+fail:
+	btf__free(vmlinux);
+	tracker_close(t);
+	return ret;
+}
+
+bool tracker_has_send_tp(const struct tracker *t)
+{
+	return t->has_send_tp;
+}
+
+int tracker_sweep(struct tracker *t)
+{
+	char buf[64];
+	int fd = bpf_iter_create(bpf_link__fd(t->sweep_link));
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	/* The program prints nothing; reading drives the walk to its end. */
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	return r < 0 ? -errno : 0;
+}
+
+static int grow(struct tracker *t, size_t want)
+{
+	uint64_t *k;
+	struct sr_sock *v;
+
+	if (want <= t->cap)
+		return 0;
+	k = realloc(t->cookies, want * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	t->cookies = k;
+	v = realloc(t->socks, want * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	t->socks = v;
+	t->cap = want;
+	return 0;
+}
+
+int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
+{
+	int fd = bpf_map__fd(t->skel->maps.sr_socks);
+	uint64_t token = 0;
+	size_t n = 0;
+	bool first = true;
+
+	for (;;) {
+		__u32 count;
+		int ret;
+
+		if (grow(t, n + BATCH))
+			return -ENOMEM;
+		count = BATCH;
+		ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, t->cookies + n,
+					   t->socks + n, &count, NULL);
+		if (ret && errno == ENOSPC && count == 0) {
+			/* A hash bucket holds more than BATCH entries: retry larger. */
+			if (grow(t, n + 4 * BATCH))
+				return -ENOMEM;
+			count = 4 * BATCH;
+			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, t->cookies + n,
+						   t->socks + n, &count, NULL);
+		}
+		n += count;
+		first = false;
+		if (ret) {
+			if (errno == ENOENT)
+				break;
+			return -errno;
+		}
+	}
+	snap->n = n;
+	snap->cookies = t->cookies;
+	snap->socks = t->socks;
+	return 0;
+}
+
+int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sr_socks), &cookie, out))
+		return -errno;
+	return 0;
+}
+
+void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX])
+{
+	int fd = bpf_map__fd(t->skel->maps.sr_counters);
+
+	for (__u32 i = 0; i < SR_CNT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, t->percpu))
+			continue;
+		for (int c = 0; c < t->ncpus; c++)
+			out[i] += t->percpu[c];
+	}
+}
+
+void tracker_close(struct tracker *t)
+{
+	if (!t)
+		return;
+	bpf_link__destroy(t->sweep_link);
+	sockreap_bpf__destroy(t->skel);
+	free(t->cookies);
+	free(t->socks);
+	free(t->percpu);
+	free(t);
+}

@@ -1,0 +1,39 @@
+/* tracker.h - the BPF side seen from the daemon: load, attach, sweep, read. */
+#ifndef SR_TRACKER_H
+#define SR_TRACKER_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockreap.h"
+
+struct tracker;
+
+struct tracker_opts {
+	uint32_t netns_ino;	/* 0 = every network namespace */
+	uint32_t map_capacity;
+	bool verbose;
+};
+
+/* One read of the whole map. Arrays are owned by the tracker, valid until the next read. */
+struct tracker_snapshot {
+	size_t n;
+	const uint64_t *cookies;
+	const struct sr_sock *socks;
+};
+
+/* Returns 0 or negative errno; on failure *err names the problem and the fix. */
+int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen);
+/* Walk the current netns's TCP sockets through iter/tcp, recording them. */
+int tracker_sweep(struct tracker *t);
+int tracker_read(struct tracker *t, struct tracker_snapshot *snap);
+/* Fresh state of one socket; -ENOENT once it is gone. */
+int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out);
+void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX]);
+/* Does the kernel have the tcp_sendmsg_locked tracepoint (owner at send time)? */
+bool tracker_has_send_tp(const struct tracker *t);
+void tracker_close(struct tracker *t);
+
+#endif
