@@ -27,7 +27,7 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -Ibpf $(if $(MULTI),-I/usr/include/$(MULTI))
 
 # Pure modules: linked into the daemon and into the unit tests.
-PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c
+PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c user/cgroup.c
 SYS_SRCS  := user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
 MAIN_SRC  := user/main.c
 

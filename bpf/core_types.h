@@ -48,6 +48,8 @@ struct kernfs_node {
 
 struct cgroup {
 	struct kernfs_node *kn;
+	int level;
+	struct cgroup *ancestors[];
 } __core;
 
 struct sock_cgroup_data {

@@ -17,8 +17,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the daemon before load. 0 = sockets of every network namespace. */
-const volatile __u32 cfg_netns_ino = 0;
+/* Set by the daemon before load. */
+const volatile __u32 cfg_netns_ino = 0;	   /* 0 = sockets of every network namespace */
+const volatile bool cfg_port_include = false; /* sr_ports holds SR_PORT_INCLUDE entries */
+const volatile bool cfg_port_exclude = false; /* sr_ports holds SR_PORT_EXCLUDE entries */
+const volatile bool cfg_cgroups = false;      /* sr_cgroups lists the target cgroups */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -26,6 +29,21 @@ struct {
 	__type(key, __u64);
 	__type(value, struct sr_sock);
 } sr_socks SEC(".maps");
+
+/* Indexed by local port: enum sr_port_rule bits. An array lookup is inlined. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} sr_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u8);
+} sr_cgroups SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -48,13 +66,55 @@ static __always_inline bool seq_after(__u32 a, __u32 b)
 	return (__s32)(a - b) > 0;
 }
 
-static __always_inline bool in_scope(const struct sock *sk)
+/* Cheap checks done on every event, before the cookie and the map lookup. */
+static __always_inline bool in_netns(const struct sock *sk)
 {
 	unsigned short family = sk->__sk_common.skc_family;
 
 	if (family != AF_INET && family != AF_INET6)
 		return false;
 	if (cfg_netns_ino && sk->__sk_common.skc_net.net->ns.inum != cfg_netns_ino)
+		return false;
+	return true;
+}
+
+/* Is the socket's cgroup, or one of its ancestors, a target? */
+static __always_inline bool in_target_cgroup(const struct sock *sk)
+{
+	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	int level;
+
+	if (!cg)
+		return false;
+	level = BPF_CORE_READ(cg, level);
+	for (int i = 0; i < SR_CGROUP_MAX_DEPTH; i++) {
+		struct cgroup *anc;
+		__u64 id;
+
+		if (i > level)
+			break;
+		anc = BPF_CORE_READ(cg, ancestors[i]);
+		id = BPF_CORE_READ(anc, kn, id);
+		if (bpf_map_lookup_elem(&sr_cgroups, &id))
+			return true;
+	}
+	return false;
+}
+
+/* Target filters, checked only when an entry would be created: a socket's
+ * port and cgroup never change, so a tracked socket is in scope for good. */
+static __always_inline bool is_target(const struct sock *sk)
+{
+	if (cfg_port_include || cfg_port_exclude) {
+		__u32 port = sk->__sk_common.skc_num;
+		__u8 *rule = bpf_map_lookup_elem(&sr_ports, &port);
+
+		if (cfg_port_include && !(rule && (*rule & SR_PORT_INCLUDE)))
+			return false;
+		if (cfg_port_exclude && rule && (*rule & SR_PORT_EXCLUDE))
+			return false;
+	}
+	if (cfg_cgroups && !in_target_cgroup(sk))
 		return false;
 	return true;
 }
@@ -98,6 +158,8 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 
 	if (e)
 		return e;
+	if (!is_target(sk))
+		return NULL;
 	fill_identity(&fresh, sk);
 	fresh.state = sk->__sk_common.skc_state;
 	fresh.flags = flags;
@@ -151,7 +213,7 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	struct sr_sock *e;
 
 	count(SR_CNT_EV_SEND);
-	if (!in_scope(sk))
+	if (!in_netns(sk))
 		return 0;
 	state = sk->__sk_common.skc_state;
 	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
@@ -196,7 +258,7 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	struct sr_sock *e;
 
 	count(SR_CNT_EV_PROBE);
-	if (!in_scope(sk))
+	if (!in_netns(sk))
 		return 0;
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
@@ -234,7 +296,7 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	__u64 cookie;
 
 	count(SR_CNT_EV_STATE);
-	if (sk->sk_protocol != IPPROTO_TCP || !in_scope(sk))
+	if (sk->sk_protocol != IPPROTO_TCP || !in_netns(sk))
 		return 0;
 	cookie = bpf_get_socket_cookie((void *)sk);
 	if (newstate == SR_TCP_CLOSE) {
@@ -280,7 +342,7 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	if (!tp)
 		return 0;
 	sk = (const struct sock *)tp;
-	if (!in_scope(sk))
+	if (!in_netns(sk))
 		return 0;
 	count(SR_CNT_EV_SWEEP);
 	now = bpf_ktime_get_ns();

@@ -31,6 +31,14 @@ enum sr_sock_flag {
 	SR_F_OWNER_SEEN = 2, /* owner_tgid/comm come from a send in process context */
 };
 
+/* Values of the sr_ports map (key: local port, host byte order). */
+enum sr_port_rule {
+	SR_PORT_INCLUDE = 1,
+	SR_PORT_EXCLUDE = 2,
+};
+
+#define SR_CGROUP_MAX_DEPTH 32 /* ancestors examined for --cgroup */
+
 /* Per-CPU event counters, indexed by this enum (map sr_counters). */
 enum sr_counter {
 	SR_CNT_EV_SEND = 0,  /* tcp_sendmsg_locked events */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "format.h"
 #include "http.h"
 #include "log.h"
@@ -324,18 +325,26 @@ int daemon_run(const struct sr_config *cfg)
 	struct utsname uts;
 	struct timespec wall;
 	sigset_t block, orig;
-	char err[512], ns[16], grace[32], interval[32];
+	uint64_t cgroup_ids[SR_MAX_CGROUPS];
+	char err[8400], ns[16], grace[32], interval[32];
 	uint64_t next;
 	int ret, status = 2;
 
 	libbpf_set_print(libbpf_print);
 	d.pol.stall_grace_ns = (uint64_t)(cfg->stall_grace_s * NS_PER_S);
 	d.pol.idle_timeout_ns = (uint64_t)(cfg->idle_timeout_s * NS_PER_S);
-	if (cfg->n_cgroups || cfg->n_ports) {
-		fprintf(stderr, "sockreap: --cgroup and --port are not supported by this build yet: "
-				"run without them\n");
-		return 2;
+	for (size_t i = 0; i < cfg->n_cgroups; i++) {
+		if (cgroup_resolve(cfg->cgroups[i], &cgroup_ids[i], err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			return 2;
+		}
 	}
+	topts.cgroup_ids = cgroup_ids;
+	topts.n_cgroups = cfg->n_cgroups;
+	topts.ports = cfg->ports;
+	topts.n_ports = cfg->n_ports;
+	topts.exclude_ports = cfg->exclude_ports;
+	topts.n_exclude_ports = cfg->n_exclude_ports;
 	if (check_privilege(err, sizeof(err)) ||
 	    (!cfg->all_netns && own_netns(&topts.netns_ino, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);

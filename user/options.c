@@ -15,7 +15,7 @@
 enum opt_kind {
 	K_SECONDS,	/* non-negative finite seconds, fractions allowed */
 	K_FLAG,
-	K_PORT,		/* repeatable */
+	K_PORTS,	/* repeatable: N or LO-HI */
 	K_CGROUP,	/* repeatable */
 	K_ADDR,
 	K_PATH,
@@ -40,7 +40,8 @@ static const struct opt_spec specs[] = {
 	{ "dry-run", K_FLAG, OFF(dry_run), 0, 0 },
 	{ "verbose", K_FLAG, OFF(verbose), 0, 0 },
 	{ "cgroup", K_CGROUP, 0, 0, 0 },
-	{ "port", K_PORT, 0, 1, 65535 },
+	{ "port", K_PORTS, OFF(n_ports), 0, 0 },
+	{ "exclude-port", K_PORTS, OFF(n_exclude_ports), 0, 0 },
 	{ "metrics-addr", K_ADDR, OFF(metrics_addr), 0, 0 },
 	{ "metrics-file", K_PATH, OFF(metrics_file), 0, 0 },
 	{ "log-format", K_LOGFMT, OFF(log_format), 0, 0 },
@@ -60,7 +61,8 @@ static const char usage[] =
 	"  --interval SECONDS       scan period (default 1)\n"
 	"  --all-netns              every network namespace (default: only the daemon's own)\n"
 	"  --cgroup PATH            only sockets of this cgroup v2 directory and its descendants; repeatable\n"
-	"  --port N                 only sockets with this local port; repeatable\n"
+	"  --port N|LO-HI           only sockets with this local port; repeatable\n"
+	"  --exclude-port N|LO-HI   never sockets with this local port; repeatable\n"
 	"  --dry-run                detect, log and count, but never reap\n"
 	"  --metrics-addr HOST:PORT Prometheus endpoint (default 127.0.0.1:9750); \"off\" disables\n"
 	"  --metrics-file PATH      also write the exposition atomically each scan\n"
@@ -123,6 +125,30 @@ static int parse_bool(const char *s, bool *out)
 		if (!strcasecmp(s, no[i]))
 			return *out = false, 0;
 	return -EINVAL;
+}
+
+int options_parse_port_range(const char *s, struct sr_port_range *out)
+{
+	char lo[8];
+	const char *dash = strchr(s, '-');
+	unsigned long a, b;
+
+	if (!dash)
+		dash = s + strlen(s);
+	if ((size_t)(dash - s) >= sizeof(lo))
+		return -EINVAL;
+	memcpy(lo, s, (size_t)(dash - s));
+	lo[dash - s] = '\0';
+	if (parse_ulong(lo, 1, 65535, &a))
+		return -EINVAL;
+	b = a;
+	if (*dash && parse_ulong(dash + 1, 1, 65535, &b))
+		return -EINVAL;
+	if (b < a)
+		return -EINVAL;
+	out->lo = (uint16_t)a;
+	out->hi = (uint16_t)b;
+	return 0;
 }
 
 int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
@@ -208,13 +234,18 @@ static int apply(struct sr_config *cfg, const struct opt_spec *sp, const char *v
 		}
 		*(uint32_t *)(base + sp->off) = (uint32_t)u;
 		return 0;
-	case K_PORT:
-		if (parse_ulong(val, 1, 65535, &u))
-			return bad(err, errlen, sp->name, from_env, val, "give a TCP port from 1 to 65535");
-		if (cfg->n_ports == SR_MAX_PORTS)
-			return bad(err, errlen, sp->name, from_env, val, "at most 64 ports can be given");
-		cfg->ports[cfg->n_ports++] = (uint16_t)u;
+	case K_PORTS: {
+		size_t *n = (size_t *)(base + sp->off);
+		struct sr_port_range *arr = sp->off == OFF(n_ports) ? cfg->ports : cfg->exclude_ports;
+
+		if (*n == SR_MAX_PORTS)
+			return bad(err, errlen, sp->name, from_env, val, "at most 64 can be given");
+		if (options_parse_port_range(val, &arr[*n]))
+			return bad(err, errlen, sp->name, from_env, val,
+				   "give a TCP port from 1 to 65535, or a range LO-HI");
+		(*n)++;
 		return 0;
+	}
 	case K_CGROUP:
 		if (!*val || strlen(val) >= SR_PATH_MAX)
 			return bad(err, errlen, sp->name, from_env, val, "give a cgroup v2 directory path");
@@ -270,7 +301,7 @@ static int apply_env(struct sr_config *cfg, const struct opt_spec *sp, const cha
 	char item[SR_PATH_MAX];
 	const char *p = val;
 
-	if (sp->kind != K_PORT && sp->kind != K_CGROUP)
+	if (sp->kind != K_PORTS && sp->kind != K_CGROUP)
 		return apply(cfg, sp, val, true, err, errlen);
 	/* Repeatable: a comma-separated list. */
 	while (*p) {
@@ -298,7 +329,7 @@ static const struct opt_spec *find_spec(const char *name, size_t len)
 int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *const envp[],
 		  char *err, size_t errlen)
 {
-	bool seen_port = false, seen_cgroup = false;
+	bool seen[N_SPECS] = { false };
 	int i = 1;
 
 	options_defaults(cfg);
@@ -364,13 +395,12 @@ int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *con
 			return -EINVAL;
 		}
 		/* A repeatable flag replaces its environment list, never extends it. */
-		if (sp->kind == K_PORT && !seen_port) {
-			seen_port = true;
-			cfg->n_ports = 0;
-		}
-		if (sp->kind == K_CGROUP && !seen_cgroup) {
-			seen_cgroup = true;
-			cfg->n_cgroups = 0;
+		if (!seen[sp - specs]) {
+			seen[sp - specs] = true;
+			if (sp->kind == K_PORTS)
+				*(size_t *)((char *)cfg + sp->off) = 0;
+			if (sp->kind == K_CGROUP)
+				cfg->n_cgroups = 0;
 		}
 		if (apply(cfg, sp, val, false, err, errlen))
 			return -EINVAL;

@@ -19,6 +19,10 @@ enum sr_mode {
 	MODE_VERSION,
 };
 
+struct sr_port_range {
+	uint16_t lo, hi; /* inclusive */
+};
+
 struct sr_config {
 	enum sr_mode mode;
 	double stall_grace_s;	/* --stall-grace */
@@ -32,8 +36,10 @@ struct sr_config {
 	uint32_t map_capacity;
 	char metrics_addr[256]; /* "" = off */
 	char metrics_file[SR_PATH_MAX];
-	size_t n_ports;
-	uint16_t ports[SR_MAX_PORTS];
+	size_t n_ports;		/* --port: local ports to target */
+	struct sr_port_range ports[SR_MAX_PORTS];
+	size_t n_exclude_ports;	/* --exclude-port: local ports never touched */
+	struct sr_port_range exclude_ports[SR_MAX_PORTS];
 	size_t n_cgroups;
 	char cgroups[SR_MAX_CGROUPS][SR_PATH_MAX];
 };
@@ -52,6 +58,9 @@ void options_defaults(struct sr_config *cfg);
  */
 int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *const envp[],
 		  char *err, size_t errlen);
+
+/* Parse "N" or "LO-HI" (1..65535, LO <= HI). 0 or -EINVAL. */
+int options_parse_port_range(const char *s, struct sr_port_range *out);
 
 /* Split "HOST:PORT" ("[v6]:PORT" too) into host and port. 0 or -EINVAL. */
 int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);

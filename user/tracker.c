@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "options.h"
 #include "sockreap.skel.h"
 
 #define BATCH 4096
@@ -25,6 +26,36 @@ struct tracker {
 	struct sr_sock *socks;
 	uint64_t *percpu; /* ncpus values for one counter */
 };
+
+static int set_port_rules(int fd, const struct sr_port_range *r, size_t n, __u8 bit)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (__u32 p = r[i].lo; p <= r[i].hi; p++) {
+			__u8 v = 0;
+
+			bpf_map_lookup_elem(fd, &p, &v);
+			v |= bit;
+			if (bpf_map_update_elem(fd, &p, &v, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+static int set_filters(struct tracker *t, const struct tracker_opts *o)
+{
+	int pfd = bpf_map__fd(t->skel->maps.sr_ports), cfd = bpf_map__fd(t->skel->maps.sr_cgroups);
+	__u8 one = 1;
+	int ret;
+
+	ret = set_port_rules(pfd, o->ports, o->n_ports, SR_PORT_INCLUDE);
+	if (!ret)
+		ret = set_port_rules(pfd, o->exclude_ports, o->n_exclude_ports, SR_PORT_EXCLUDE);
+	for (size_t i = 0; !ret && i < o->n_cgroups; i++)
+		if (bpf_map_update_elem(cfd, &o->cgroup_ids[i], &one, BPF_ANY))
+			ret = -errno;
+	return ret;
+}
 
 static bool btf_has_tp(const struct btf *btf, const char *tp)
 {
@@ -67,6 +98,9 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 		goto fail;
 	}
 	t->skel->rodata->cfg_netns_ino = opts->netns_ino;
+	t->skel->rodata->cfg_port_include = opts->n_ports > 0;
+	t->skel->rodata->cfg_port_exclude = opts->n_exclude_ports > 0;
+	t->skel->rodata->cfg_cgroups = opts->n_cgroups > 0;
 	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
 	if (!t->has_send_tp)
 		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
@@ -77,6 +111,12 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 			 "sockreap: the kernel refused the BPF programs (%s); run as root "
 			 "(CAP_BPF and CAP_PERFMON), and see --verbose for the verifier's log",
 			 strerror(-ret));
+		goto fail;
+	}
+	/* Filters go in before anything is attached: no event sees an empty filter. */
+	ret = set_filters(t, opts);
+	if (ret) {
+		snprintf(err, errlen, "sockreap: cannot fill the filter maps: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = sockreap_bpf__attach(t->skel);

@@ -11,8 +11,14 @@
 
 struct tracker;
 
+struct sr_port_range;
+
 struct tracker_opts {
 	uint32_t netns_ino;	/* 0 = every network namespace */
+	const struct sr_port_range *ports, *exclude_ports; /* local port filters */
+	size_t n_ports, n_exclude_ports;
+	const uint64_t *cgroup_ids; /* targets, descendants included */
+	size_t n_cgroups;
 	uint32_t map_capacity;
 	bool verbose;
 };

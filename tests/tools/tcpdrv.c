@@ -1,0 +1,281 @@
+/* tcpdrv.c - one end of a real TCP connection, driven by the integration tests.
+ *
+ *   tcpdrv server --port P --mode send|idle|reuse [--duration S] [--chunk B]
+ *   tcpdrv client --host H --port P --mode read|trickle|idle [--rate B/s] [--duration S]
+ *
+ * Every run is bounded by --duration. The last line on stdout says how it
+ * ended: "result=error errno=EPIPE elapsed=2.41 bytes=N" when a send or read
+ * failed (the reap), "result=eof ..." when the peer shut down, or
+ * "result=timeout ..." when the deadline passed with the connection intact.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+struct args {
+	const char *role, *mode, *host;
+	int port;
+	double duration, rate, reuse_after;
+	size_t chunk;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double t_start;
+
+static double wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* at= is wall-clock time, so a test can compare it with `date +%s.%N`. */
+static void finish(const char *result, int err, unsigned long long bytes)
+{
+	printf("result=%s errno=%s elapsed=%.3f at=%.3f bytes=%llu\n", result,
+	       err ? strerrorname_np(err) : "none", mono() - t_start, wall(), bytes);
+	fflush(stdout);
+}
+
+static void set_timeout(int fd, int opt, double s)
+{
+	struct timeval tv = { (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
+
+	if (s <= 0)
+		tv = (struct timeval){ 0, 1000 };
+	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+/* Send until an error (the reap) or the deadline. */
+static int run_send(int fd, double deadline, size_t chunk)
+{
+	char *buf = calloc(1, chunk);
+	unsigned long long bytes = 0;
+
+	while (mono() < deadline) {
+		ssize_t n;
+
+		set_timeout(fd, SO_SNDTIMEO, deadline - mono());
+		n = send(fd, buf, chunk, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			finish("error", errno, bytes);
+			free(buf);
+			return 0;
+		}
+		bytes += (unsigned long long)n;
+	}
+	finish("timeout", 0, bytes);
+	free(buf);
+	return 0;
+}
+
+/* Read at most rate bytes/s (0 = as fast as possible) until EOF, error or deadline. */
+static int run_read(int fd, double deadline, double rate)
+{
+	static char buf[65536];
+	unsigned long long bytes = 0;
+	double t0 = mono();
+
+	while (mono() < deadline) {
+		size_t want = sizeof(buf);
+		ssize_t n;
+
+		if (rate > 0) {
+			double allowed = rate * (mono() - t0) - (double)bytes;
+
+			if (allowed < 1) {
+				usleep(20000);
+				continue;
+			}
+			want = allowed < (double)sizeof(buf) ? (size_t)allowed : sizeof(buf);
+		}
+		set_timeout(fd, SO_RCVTIMEO, deadline - mono());
+		n = recv(fd, buf, want, 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			finish("error", errno, bytes);
+			return 0;
+		}
+		if (n == 0) {
+			finish("eof", 0, bytes);
+			return 0;
+		}
+		bytes += (unsigned long long)n;
+	}
+	finish("timeout", 0, bytes);
+	return 0;
+}
+
+/* Hold the connection; notice a shutdown or error. */
+static int run_idle(int fd, double deadline)
+{
+	return run_read(fd, deadline, 0);
+}
+
+static int listen_on(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8)) {
+		perror("listen");
+		exit(1);
+	}
+	return fd;
+}
+
+static int connect_to(const char *host, int port, double deadline)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	inet_pton(AF_INET, host, &a.sin_addr);
+	while (mono() < deadline) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return fd;
+		close(fd);
+		usleep(50000);
+	}
+	fprintf(stderr, "tcpdrv: cannot connect to %s:%d\n", host, port);
+	exit(1);
+}
+
+static int accept_one(int lfd, double deadline)
+{
+	struct pollfd p = { lfd, POLLIN, 0 };
+
+	if (poll(&p, 1, (int)((deadline - mono()) * 1000)) != 1) {
+		fprintf(stderr, "tcpdrv: nobody connected\n");
+		exit(1);
+	}
+	return accept(lfd, NULL, NULL);
+}
+
+/*
+ * reuse: wedge a send on the connection, keep the stalled socket on a second
+ * fd, and after --reuse-after seconds put a fresh connection on the original
+ * fd number. The stalled socket must be reaped (found by inode on its other
+ * fd); the fresh one must stay healthy.
+ */
+static int run_reuse(int lfd, int fd, const struct args *a, double deadline)
+{
+	int keep = dup(fd), fresh_c, fresh_s;
+	char *buf = calloc(1, a->chunk);
+	pid_t child;
+	char ok;
+
+	child = fork();
+	if (child == 0) { /* sender on the stalled socket */
+		close(fd);
+		run_send(keep, deadline, a->chunk);
+		_exit(0);
+	}
+	close(keep);
+	usleep((useconds_t)(a->reuse_after * 1e6));
+	fresh_c = connect_to("127.0.0.1", a->port, deadline);
+	fresh_s = accept_one(lfd, deadline);
+	dup2(fresh_s, fd); /* the stalled socket's old fd number now holds a fresh socket */
+	close(fresh_s);
+	printf("reused fd=%d\n", fd);
+	fflush(stdout);
+	/* Echo through the fresh connection until the deadline: it must keep working. */
+	while (mono() < deadline - 0.2) {
+		if (send(fd, "x", 1, MSG_NOSIGNAL) != 1 || recv(fresh_c, &ok, 1, 0) != 1) {
+			printf("fresh=broken errno=%s\n", strerrorname_np(errno));
+			fflush(stdout);
+			break;
+		}
+		usleep(100000);
+	}
+	if (mono() >= deadline - 0.2)
+		printf("fresh=healthy\n");
+	fflush(stdout);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, 0, 'p' },	   { "host", required_argument, 0, 'H' },
+		{ "mode", required_argument, 0, 'm' },	   { "duration", required_argument, 0, 'd' },
+		{ "rate", required_argument, 0, 'r' },	   { "chunk", required_argument, 0, 'c' },
+		{ "reuse-after", required_argument, 0, 'u' }, { 0, 0, 0, 0 },
+	};
+	struct args a = { .host = "127.0.0.1", .duration = 10, .chunk = 65536, .reuse_after = 1 };
+	double deadline;
+	int c, fd, lfd = -1;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: tcpdrv server|client --port P --mode M [...]\n");
+		return 2;
+	}
+	a.role = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': a.port = atoi(optarg); break;
+		case 'H': a.host = optarg; break;
+		case 'm': a.mode = optarg; break;
+		case 'd': a.duration = atof(optarg); break;
+		case 'r': a.rate = atof(optarg); break;
+		case 'c': a.chunk = (size_t)atol(optarg); break;
+		case 'u': a.reuse_after = atof(optarg); break;
+		default: return 2;
+		}
+	}
+	if (!a.mode || !a.port || a.duration <= 0 || a.duration > 600 || !a.chunk) {
+		fprintf(stderr, "tcpdrv: need --port, --mode and a --duration up to 600 s\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	t_start = mono();
+	deadline = t_start + a.duration;
+	if (!strcmp(a.role, "server")) {
+		lfd = listen_on(a.port);
+		printf("listening port=%d\n", a.port);
+		fflush(stdout);
+		fd = accept_one(lfd, deadline);
+	} else {
+		fd = connect_to(a.host, a.port, deadline);
+	}
+	printf("connected fd=%d\n", fd);
+	fflush(stdout);
+	t_start = mono();
+	if (!strcmp(a.mode, "send"))
+		return run_send(fd, deadline, a.chunk);
+	if (!strcmp(a.mode, "read"))
+		return run_read(fd, deadline, 0);
+	if (!strcmp(a.mode, "trickle"))
+		return run_read(fd, deadline, a.rate);
+	if (!strcmp(a.mode, "idle"))
+		return run_idle(fd, deadline);
+	if (!strcmp(a.mode, "reuse") && lfd >= 0)
+		return run_reuse(lfd, fd, &a, deadline);
+	fprintf(stderr, "tcpdrv: unknown mode %s\n", a.mode);
+	return 2;
+}

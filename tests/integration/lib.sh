@@ -1,0 +1,162 @@
+# lib.sh - shared helpers for the integration tests (sourced, bash).
+#
+# Each test runs real TCP pairs and the real daemon inside network namespaces
+# it creates, so the daemon (netns-scoped by default) never sees the machine's
+# own connections. Everything created is registered and removed by the EXIT
+# trap, pass or fail. Exit status: 0 pass, 1 fail, 77 skipped (not root, no BTF).
+
+set -u
+
+BUILD=${BUILD:-build}
+SOCKREAP=$BUILD/sockreap
+TCPDRV=$BUILD/tests/tcpdrv
+TMP=$(mktemp -d /tmp/sockreap-test.XXXXXX)
+NAMESPACES=()
+PIDS=()
+CLEANUPS=()
+FAILS=0
+CHECKS=0
+
+cleanup() {
+	local p ns c
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for c in "${CLEANUPS[@]}"; do eval "$c" 2>/dev/null; done
+	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	if [ "$FAILS" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
+		echo "  logs kept in $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+skip() { echo "SKIP: $*"; exit 77; }
+
+require_env() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	[ -r /sys/kernel/btf/vmlinux ] || skip "kernel has no BTF"
+	[ -x "$SOCKREAP" ] && [ -x "$TCPDRV" ] || { echo "FAIL: build first ($SOCKREAP, $TCPDRV)"; exit 1; }
+}
+
+# new_netns VAR SUFFIX: create a namespace with loopback up, name in $VAR.
+# (Not a $(...) function: the cleanup list must be updated in this shell.)
+new_netns() {
+	local ns="srt-$$-$2"
+	ip netns add "$ns" || { echo "FAIL: ip netns add $ns"; exit 1; }
+	NAMESPACES+=("$ns")
+	ip -n "$ns" link set lo up
+	printf -v "$1" '%s' "$ns"
+}
+
+# in_ns NS CMD...: run in the namespace's network stack, keeping the host's
+# mounts (/sys/fs/cgroup, /sys/fs/bpf), unlike `ip netns exec`.
+in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
+
+# bg NAME CMD...: start an executable (not a function: BG_PID must be the
+# process itself, for kill -STOP) in the background, output to $TMP/NAME.out.
+bg() {
+	local name=$1; shift
+	"$@" >"$TMP/$name.out" 2>&1 &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# bg_ns NAME NS CMD...: bg inside a namespace; nsenter execs CMD, same pid.
+bg_ns() {
+	local name=$1 ns=$2; shift 2
+	bg "$name" nsenter --net="/run/netns/$ns" "$@"
+}
+
+# wait_for FILE REGEX TIMEOUT_S: poll until the file has a matching line.
+wait_for() {
+	local f=$1 re=$2 t=$3 i
+	for ((i = 0; i < t * 20; i++)); do
+		grep -Eq -- "$re" "$f" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_daemon NS NAME ARGS...: run sockreap in NS, wait for event=ready.
+start_daemon() {
+	local ns=$1 name=$2; shift 2
+	bg_ns "$name" "$ns" "$SOCKREAP" --metrics-addr off "$@"
+	DAEMON_PID=$BG_PID
+	if ! wait_for "$TMP/$name.out" 'event=ready' 15; then
+		echo "FAIL: daemon $name did not get ready:"; sed 's/^/    /' "$TMP/$name.out"
+		exit 1
+	fi
+}
+
+stop_daemon() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.05; done
+	wait "$pid" 2>/dev/null
+}
+
+# pair NS PORT NAME SERVER_MODE CLIENT_MODE DURATION [CLIENT_EXTRA...]:
+# server and client of one connection; sets SRV_PID and CLI_PID.
+pair() {
+	local ns=$1 port=$2 name=$3 smode=$4 cmode=$5 dur=$6; shift 6
+	bg_ns "$name-server" "$ns" "$TCPDRV" server --port "$port" --mode "$smode" --duration "$dur"
+	SRV_PID=$BG_PID
+	wait_for "$TMP/$name-server.out" '^listening' 5 || { echo "FAIL: $name server did not listen"; exit 1; }
+	bg_ns "$name-client" "$ns" "$TCPDRV" client --port "$port" --mode "$cmode" --duration "$dur" "$@"
+	CLI_PID=$BG_PID
+	wait_for "$TMP/$name-client.out" '^connected' 5 || { echo "FAIL: $name client did not connect"; exit 1; }
+}
+
+# result FILE: the last result= line's result.
+result_of() { grep -o '^result=[a-z]*' "$1" | tail -1 | cut -d= -f2; }
+field_of() { grep '^result=' "$1" | tail -1 | grep -o "$2=[^ ]*" | cut -d= -f2; }
+
+ok() { CHECKS=$((CHECKS + 1)); echo "  ok   $*"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "  FAIL $*"; }
+
+# check DESCRIPTION CMD...: pass if CMD succeeds.
+check() {
+	local d=$1; shift
+	if "$@"; then ok "$d"; else fail "$d"; fi
+}
+
+expect_result() { # NAME FILE WANT
+	local got; got=$(result_of "$2")
+	if [ "$got" = "$3" ]; then ok "$1: result=$got"; else fail "$1: result=${got:-none}, want $3 ($(tail -1 "$2"))"; fi
+}
+
+# expect_live NAME FILE DUR: ran to its deadline, or saw its peer close at
+# the peer's own deadline (not earlier: an early EOF/error is a reap).
+expect_live() {
+	local got el; got=$(result_of "$2"); el=$(field_of "$2" elapsed)
+	if [ "$got" = timeout ] || { [ "$got" = eof ] && [ "$(echo "${el:-0} >= $3 - 1" | bc)" = 1 ]; }; then
+		ok "$1: untouched until the deadline (result=$got after ${el}s)"
+	else
+		fail "$1: result=${got:-none} after ${el:-?}s, want to last ${3}s ($(tail -1 "$2"))"
+	fi
+}
+
+# no_reap_for LOG PORT: the daemon logged no reap of a socket on PORT.
+no_reap_for() { ! grep 'event=reap' "$1" | grep -Eq "(laddr|raddr)=[^ ]*:$2 "; }
+reap_ok_for() { grep 'event=reap' "$1" | grep 'result=ok' | grep -Eq "laddr=[^ ]*:$2 "; }
+
+alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+# wait_pids TIMEOUT_S PID...: bounded wait for test processes to end on their own.
+wait_pids() {
+	local t=$1 p i any; shift
+	for ((i = 0; i < t * 20; i++)); do
+		any=
+		for p in "$@"; do alive "$p" && any=1 && break; done
+		[ -n "$any" ] || break
+		sleep 0.05
+	done
+	for p in "$@"; do alive "$p" && kill -KILL "$p"; wait "$p" 2>/dev/null; done
+}
+
+finish() {
+	echo "  $((CHECKS - FAILS)) of $CHECKS checks passed"
+	[ "$FAILS" -eq 0 ]
+}
