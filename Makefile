@@ -28,7 +28,7 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 
 # Pure modules: linked into the daemon and into the unit tests.
 PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c user/cgroup.c
-SYS_SRCS  := user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
+SYS_SRCS  := user/netns.c user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
 MAIN_SRC  := user/main.c
 
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
@@ -36,7 +36,7 @@ SYS_OBJS  := $(SYS_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 SKEL      := $(BUILD)/sockreap.skel.h
 
-UNIT_TESTS := policy options log format metrics
+UNIT_TESTS := policy options log format metrics cgroup
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 ASAN_BINS  := $(UNIT_TESTS:%=$(BUILD)/asan/tests/test_%)
 TOOLS      := $(BUILD)/tests/tcpdrv

@@ -240,8 +240,11 @@ static void scan(struct daemon *d)
 	int ret;
 
 	d->metrics.scans_total++;
-	if (d->sweep_every_scan && (ret = tracker_sweep(d->tracker)))
-		pr_warn("iter/tcp sweep failed: %s", strerror(-ret));
+	if (d->sweep_every_scan) {
+		ret = d->cfg->all_netns ? tracker_sweep_all_netns(d->tracker) : tracker_sweep(d->tracker);
+		if (ret < 0)
+			pr_warn("iter/tcp sweep failed: %s", strerror(-ret));
+	}
 	ret = tracker_read(d->tracker, &snap);
 	if (ret) {
 		/* Fail safe: without a trustworthy snapshot, touch nothing. */
@@ -377,8 +380,8 @@ int daemon_run(const struct sr_config *cfg)
 	/* Without the send tracepoint nothing reports a send to a silent peer:
 	 * walk the sockets every scan instead. */
 	d.sweep_every_scan = !tracker_has_send_tp(d.tracker);
-	ret = tracker_sweep(d.tracker);
-	if (ret) {
+	ret = cfg->all_netns ? tracker_sweep_all_netns(d.tracker) : tracker_sweep(d.tracker);
+	if (ret < 0) {
 		fprintf(stderr, "sockreap: the start-up sweep (iter/tcp) failed: %s\n", strerror(-ret));
 		goto cleanup;
 	}

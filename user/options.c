@@ -215,7 +215,7 @@ static int apply(struct sr_config *cfg, const struct opt_spec *sp, const char *v
 		if (parse_double(val, sp->min, sp->max, &d)) {
 			char fix[128];
 
-			snprintf(fix, sizeof(fix), "give a number of seconds from %g to %g, e.g. 30 or 2.5",
+			snprintf(fix, sizeof(fix), "give a number of seconds from %g to %.0f, e.g. 30 or 2.5",
 				 sp->min, sp->max);
 			return bad(err, errlen, sp->name, from_env, val, fix);
 		}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netns.h"
 #include "options.h"
 #include "sockreap.skel.h"
 
@@ -149,6 +150,16 @@ fail:
 bool tracker_has_send_tp(const struct tracker *t)
 {
 	return t->has_send_tp;
+}
+
+static int sweep_here(void *ctx)
+{
+	return tracker_sweep(ctx);
+}
+
+int tracker_sweep_all_netns(struct tracker *t)
+{
+	return netns_for_each(sweep_here, t);
 }
 
 int tracker_sweep(struct tracker *t)

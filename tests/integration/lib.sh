@@ -80,21 +80,28 @@ wait_for() {
 }
 
 # start_daemon NS NAME ARGS...: run sockreap in NS, wait for event=ready.
+# DAEMON_ENV=(VAR=value ...) adds environment variables.
+DAEMON_ENV=()
 start_daemon() {
 	local ns=$1 name=$2; shift 2
-	bg_ns "$name" "$ns" "$SOCKREAP" --metrics-addr off "$@"
+	bg_ns "$name" "$ns" env "${DAEMON_ENV[@]}" "$SOCKREAP" --metrics-addr off "$@"
 	DAEMON_PID=$BG_PID
-	if ! wait_for "$TMP/$name.out" 'event=ready' 15; then
+	if ! wait_for "$TMP/$name.out" 'event.{0,3}[=:].{0,1}ready' 15; then
 		echo "FAIL: daemon $name did not get ready:"; sed 's/^/    /' "$TMP/$name.out"
 		exit 1
 	fi
 }
 
+# stop_daemon PID [SIG]: signal it and return its exit status (137 if it had
+# to be killed after 10 s).
 stop_daemon() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.05; done
-	wait "$pid" 2>/dev/null
+	local pid=$1 sig=${2:-TERM} dog rc
+	kill -"$sig" "$pid" 2>/dev/null
+	(sleep 10; kill -KILL "$pid" 2>/dev/null) &
+	dog=$!
+	wait "$pid" 2>/dev/null; rc=$?
+	kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+	return $rc
 }
 
 # pair NS PORT NAME SERVER_MODE CLIENT_MODE DURATION [CLIENT_EXTRA...]:

@@ -1,0 +1,432 @@
+/* test_policy.c - the verdict rules of user/policy.c, one clock edge at a time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+
+#define S(x) ((uint64_t)(x) * 1000000000ull)
+#define GRACE S(30)
+
+static const struct policy_config cfg_default = { .stall_grace_ns = GRACE, .idle_timeout_ns = 0 };
+
+/* An ESTABLISHED socket with 1000 bytes queued since t=100 s and no progress since. */
+static struct sr_sock stalled_sock(void)
+{
+	struct sr_sock e;
+
+	memset(&e, 0, sizeof(e));
+	e.state = SR_TCP_ESTABLISHED;
+	e.first_seen_ns = S(50);
+	e.state_since_ns = S(50);
+	e.last_progress_ns = S(50);
+	e.last_rx_ns = S(50);
+	e.queued_since_ns = S(100);
+	e.snd_una = 5000;
+	e.write_seq = 6000;
+	return e;
+}
+
+static void assert_none(const struct policy_verdict *v)
+{
+	assert_int_equal(v->reason, REASON_NONE);
+}
+
+static void test_send_stall_fires_after_grace(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	v = policy_verdict(&e, S(100) + GRACE + S(5), &cfg_default);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.pending, REASON_NONE);
+	assert_int_equal(v.onset_ns, S(100));
+	assert_int_equal(v.age_ns, GRACE + S(5));
+	assert_int_equal(v.limit_ns, GRACE);
+}
+
+static void test_ack_progress_resets_clock(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	/* Queued at 100 s, but the peer acked something at 150 s. */
+	e.last_progress_ns = S(150);
+	v = policy_verdict(&e, S(100) + GRACE + S(30), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(150));
+	assert_int_equal(v.age_ns, S(10));
+	assert_int_equal(v.limit_ns, GRACE);
+
+	v = policy_verdict(&e, S(150) + GRACE - 1, &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.age_ns, GRACE - 1);
+
+	v = policy_verdict(&e, S(150) + GRACE, &cfg_default);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(150));
+	assert_int_equal(v.age_ns, GRACE);
+
+	/* Progress older than the queue's start does not move the onset back. */
+	e.last_progress_ns = S(60);
+	v = policy_verdict(&e, S(100) + GRACE, &cfg_default);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(100));
+}
+
+static void test_empty_queue_never_stalls(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	e.write_seq = e.snd_una;
+	assert_int_equal(policy_queued_bytes(&e), 0);
+	/* Even with a stale queued_since and a year without progress. */
+	v = policy_verdict(&e, S(100) + S(86400ull * 365), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+	assert_int_equal(v.age_ns, 0);
+
+	e.queued_since_ns = 0;
+	v = policy_verdict(&e, S(100) + S(86400ull * 365), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+}
+
+static void test_queued_without_onset_does_nothing(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	/* Bytes queued but no queued_since: an entry we cannot trust. */
+	e.queued_since_ns = 0;
+	v = policy_verdict(&e, S(100000), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+}
+
+static void test_grace_boundary_exact(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_config cfg = { .stall_grace_ns = 2500000000ull }; /* 2.5 s */
+	struct policy_verdict v;
+
+	(void)state;
+	v = policy_verdict(&e, S(100) + 2500000000ull - 1, &cfg);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(v.age_ns, 2499999999ull);
+	assert_int_equal(v.limit_ns, 2500000000ull);
+
+	v = policy_verdict(&e, S(100) + 2500000000ull, &cfg);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.age_ns, 2500000000ull);
+	assert_int_equal(v.onset_ns, S(100));
+}
+
+static void test_clock_backwards(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	/* now earlier than the onset (an event stamped after our clock read). */
+	v = policy_verdict(&e, S(99), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(100));
+	assert_int_equal(v.age_ns, 0);
+
+	/* now == 0: still no underflow into a huge age. */
+	v = policy_verdict(&e, 0, &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.age_ns, 0);
+
+	/* Same for peer_gone and rx_idle. */
+	e.state = SR_TCP_CLOSE_WAIT;
+	e.state_since_ns = S(200);
+	v = policy_verdict(&e, S(150), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_PEER_GONE);
+	assert_int_equal(v.age_ns, 0);
+
+	{
+		struct policy_config c = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(90) };
+
+		e = stalled_sock();
+		e.write_seq = e.snd_una;
+		e.last_rx_ns = S(300);
+		v = policy_verdict(&e, S(10), &c);
+		assert_none(&v);
+		assert_int_equal(v.pending, REASON_RX_IDLE);
+		assert_int_equal(v.age_ns, 0);
+	}
+}
+
+static void test_seq_wraparound(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	/* 256 bytes before the wrap plus 100 after it. */
+	e.snd_una = 0xFFFFFF00u;
+	e.write_seq = 100;
+	assert_int_equal(policy_queued_bytes(&e), 356);
+	v = policy_verdict(&e, S(100) + GRACE, &cfg_default);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+
+	e.snd_una = 0xFFFFFFFFu;
+	e.write_seq = 0;
+	assert_int_equal(policy_queued_bytes(&e), 1);
+
+	/* Largest sane difference. */
+	e.snd_una = 10;
+	e.write_seq = 10 + 0x7FFFFFFFu;
+	assert_int_equal(policy_queued_bytes(&e), 0x7FFFFFFFu);
+
+	/* write_seq "behind" snd_una: a torn read, not 4 GB queued. */
+	e.snd_una = 5000;
+	e.write_seq = 4999;
+	assert_int_equal(policy_queued_bytes(&e), 0);
+	v = policy_verdict(&e, S(100) + S(100000), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+
+	e.snd_una = 50;
+	e.write_seq = 0xFFFFFFF0u;
+	assert_int_equal(policy_queued_bytes(&e), 0);
+	v = policy_verdict(&e, S(100) + S(100000), &cfg_default);
+	assert_none(&v);
+}
+
+static void test_non_established_never_send_stall(void **state)
+{
+	struct policy_config cfg = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(1) };
+
+	(void)state;
+	for (int st = 0; st <= SR_TCP_NEW_SYN_RECV + 1; st++) {
+		struct sr_sock e = stalled_sock();
+		struct policy_verdict v;
+
+		if (st == SR_TCP_ESTABLISHED)
+			continue;
+		e.state = (__u8)st;
+		v = policy_verdict(&e, S(100000), &cfg);
+		assert_int_not_equal(v.reason, REASON_SEND_STALL);
+		assert_int_not_equal(v.pending, REASON_SEND_STALL);
+		assert_int_not_equal(v.reason, REASON_RX_IDLE);
+		if (st == SR_TCP_CLOSE_WAIT)
+			assert_int_equal(v.reason, REASON_PEER_GONE);
+		else
+			assert_int_equal(v.reason, REASON_NONE);
+	}
+}
+
+static void test_peer_gone_onset(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	e.state = SR_TCP_CLOSE_WAIT;
+	e.write_seq = e.snd_una; /* peer_gone needs no queue */
+	e.queued_since_ns = 0;
+	e.state_since_ns = S(200);
+	e.last_progress_ns = S(120);
+
+	/* Onset is when CLOSE_WAIT began (later than the last progress). */
+	v = policy_verdict(&e, S(200) + GRACE - 1, &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_PEER_GONE);
+	assert_int_equal(v.onset_ns, S(200));
+	assert_int_equal(v.age_ns, GRACE - 1);
+	v = policy_verdict(&e, S(200) + GRACE, &cfg_default);
+	assert_int_equal(v.reason, REASON_PEER_GONE);
+	assert_int_equal(v.onset_ns, S(200));
+	assert_int_equal(v.age_ns, GRACE);
+	assert_int_equal(v.limit_ns, GRACE);
+
+	/* Progress after entering CLOSE_WAIT (owner still draining acks) moves it on. */
+	e.last_progress_ns = S(210);
+	v = policy_verdict(&e, S(200) + GRACE, &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_PEER_GONE);
+	assert_int_equal(v.onset_ns, S(210));
+	assert_int_equal(v.age_ns, GRACE - S(10));
+	v = policy_verdict(&e, S(210) + GRACE, &cfg_default);
+	assert_int_equal(v.reason, REASON_PEER_GONE);
+	assert_int_equal(v.onset_ns, S(210));
+}
+
+static void test_rx_idle(void **state)
+{
+	struct policy_config on = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(90) };
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	e.write_seq = e.snd_una; /* nothing queued: only rx_idle can apply */
+	e.queued_since_ns = 0;
+	e.first_seen_ns = S(100);
+	e.last_rx_ns = S(400);
+
+	/* Off by default, however long nothing arrives. */
+	v = policy_verdict(&e, S(10000000), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+
+	/* Onset = last segment received. */
+	v = policy_verdict(&e, S(400) + S(90) - 1, &on);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_RX_IDLE);
+	assert_int_equal(v.onset_ns, S(400));
+	assert_int_equal(v.limit_ns, S(90));
+	v = policy_verdict(&e, S(490), &on);
+	assert_int_equal(v.reason, REASON_RX_IDLE);
+	assert_int_equal(v.onset_ns, S(400));
+	assert_int_equal(v.age_ns, S(90));
+	assert_int_equal(v.limit_ns, S(90));
+
+	/* Nothing ever received: the clock starts when we first saw the socket. */
+	e.last_rx_ns = 0;
+	v = policy_verdict(&e, S(189), &on);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_RX_IDLE);
+	assert_int_equal(v.onset_ns, S(100));
+	v = policy_verdict(&e, S(190), &on);
+	assert_int_equal(v.reason, REASON_RX_IDLE);
+	assert_int_equal(v.onset_ns, S(100));
+
+	/* A receive timestamp older than first_seen (swept entry) counts from first_seen. */
+	e.last_rx_ns = S(20);
+	v = policy_verdict(&e, S(150), &on);
+	assert_none(&v);
+	assert_int_equal(v.onset_ns, S(100));
+	assert_int_equal(v.age_ns, S(50));
+}
+
+static void test_precedence_send_stall_first(void **state)
+{
+	struct policy_config cfg = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(10) };
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	/* Both have expired: send_stall wins, with its own clock. */
+	v = policy_verdict(&e, S(1000), &cfg);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.pending, REASON_NONE);
+	assert_int_equal(v.onset_ns, S(100));
+	assert_int_equal(v.age_ns, S(900));
+	assert_int_equal(v.limit_ns, GRACE);
+
+	/* send_stall still running, rx_idle expired: rx_idle fires. */
+	e.queued_since_ns = S(990);
+	v = policy_verdict(&e, S(1000), &cfg);
+	assert_int_equal(v.reason, REASON_RX_IDLE);
+	assert_int_equal(v.pending, REASON_NONE);
+	assert_int_equal(v.onset_ns, S(50));
+	assert_int_equal(v.age_ns, S(950));
+	assert_int_equal(v.limit_ns, S(10));
+}
+
+static void test_pending_least_time_left(void **state)
+{
+	struct policy_config cfg = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(90) };
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	/* send_stall: onset 100, 30 s grace, 10 s left at t=120.
+	 * rx_idle: onset 50, 90 s timeout, 20 s left at t=120. */
+	v = policy_verdict(&e, S(120), &cfg);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(100));
+	assert_int_equal(v.age_ns, S(20));
+	assert_int_equal(v.limit_ns, GRACE);
+
+	/* Received nothing since 35 s: rx_idle now has 5 s left, send_stall 10 s. */
+	e.last_rx_ns = S(35);
+	e.first_seen_ns = S(35);
+	v = policy_verdict(&e, S(120), &cfg);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_RX_IDLE);
+	assert_int_equal(v.onset_ns, S(35));
+	assert_int_equal(v.age_ns, S(85));
+	assert_int_equal(v.limit_ns, S(90));
+
+	/* A tie keeps the rule checked first. */
+	e.last_rx_ns = S(40);
+	e.first_seen_ns = S(40);
+	v = policy_verdict(&e, S(120), &cfg);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(100));
+
+	/* No rule running at all. */
+	e.write_seq = e.snd_una;
+	v = policy_verdict(&e, S(120), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+	assert_int_equal(v.onset_ns, 0);
+	assert_int_equal(v.age_ns, 0);
+	assert_int_equal(v.limit_ns, 0);
+}
+
+static void test_reason_and_result_names(void **state)
+{
+	(void)state;
+	assert_string_equal(policy_reason_name(REASON_NONE), "none");
+	assert_string_equal(policy_reason_name(REASON_SEND_STALL), "send_stall");
+	assert_string_equal(policy_reason_name(REASON_PEER_GONE), "peer_gone");
+	assert_string_equal(policy_reason_name(REASON_RX_IDLE), "rx_idle");
+	assert_string_equal(policy_reason_name(REASON_MAX), "unknown");
+	assert_string_equal(policy_reason_name((enum sr_reason)1000), "unknown");
+
+	assert_string_equal(policy_result_name(REAP_OK), "ok");
+	assert_string_equal(policy_result_name(REAP_DRY_RUN), "dry_run");
+	assert_string_equal(policy_result_name(REAP_GONE), "gone");
+	assert_string_equal(policy_result_name(REAP_NO_OWNER), "no_owner");
+	assert_string_equal(policy_result_name(REAP_MISMATCH), "mismatch");
+	assert_string_equal(policy_result_name(REAP_RESUMED), "resumed");
+	assert_string_equal(policy_result_name(REAP_ERROR), "error");
+	assert_string_equal(policy_result_name(REAP_RESULT_MAX), "unknown");
+	assert_string_equal(policy_result_name((enum reap_result)1000), "unknown");
+	/* Every in-range value has a name (no NULL hole in the tables). */
+	for (int r = 0; r < REASON_MAX; r++)
+		assert_non_null(policy_reason_name((enum sr_reason)r));
+	for (int r = 0; r < REAP_RESULT_MAX; r++)
+		assert_non_null(policy_result_name((enum reap_result)r));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_send_stall_fires_after_grace),
+		cmocka_unit_test(test_ack_progress_resets_clock),
+		cmocka_unit_test(test_empty_queue_never_stalls),
+		cmocka_unit_test(test_queued_without_onset_does_nothing),
+		cmocka_unit_test(test_grace_boundary_exact),
+		cmocka_unit_test(test_clock_backwards),
+		cmocka_unit_test(test_seq_wraparound),
+		cmocka_unit_test(test_non_established_never_send_stall),
+		cmocka_unit_test(test_peer_gone_onset),
+		cmocka_unit_test(test_rx_idle),
+		cmocka_unit_test(test_precedence_send_stall_first),
+		cmocka_unit_test(test_pending_least_time_left),
+		cmocka_unit_test(test_reason_and_result_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
