@@ -323,7 +323,9 @@ static int own_netns(uint32_t *ino, char *err, size_t errlen)
 int daemon_run(const struct sr_config *cfg)
 {
 	struct daemon d = { .cfg = cfg };
-	struct tracker_opts topts = { .map_capacity = cfg->map_capacity, .verbose = cfg->verbose };
+	struct tracker_opts topts = { .map_capacity = cfg->map_capacity,
+				      .verbose = cfg->verbose,
+				      .no_send_tp = cfg->send_path == SEND_PATH_SWEEP };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct utsname uts;
 	struct timespec wall;
@@ -380,6 +382,11 @@ int daemon_run(const struct sr_config *cfg)
 	/* Without the send tracepoint nothing reports a send to a silent peer:
 	 * walk the sockets every scan instead. */
 	d.sweep_every_scan = !tracker_has_send_tp(d.tracker);
+	if (d.sweep_every_scan && cfg->send_path == SEND_PATH_TRACEPOINT) {
+		fprintf(stderr, "sockreap: this kernel has no tcp_sendmsg_locked tracepoint (Linux 6.16+): "
+				"use --send-path auto or sweep\n");
+		goto cleanup;
+	}
 	ret = cfg->all_netns ? tracker_sweep_all_netns(d.tracker) : tracker_sweep(d.tracker);
 	if (ret < 0) {
 		fprintf(stderr, "sockreap: the start-up sweep (iter/tcp) failed: %s\n", strerror(-ret));

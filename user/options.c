@@ -20,6 +20,7 @@ enum opt_kind {
 	K_ADDR,
 	K_PATH,
 	K_LOGFMT,
+	K_SENDPATH,
 	K_COUNT,
 };
 
@@ -45,6 +46,7 @@ static const struct opt_spec specs[] = {
 	{ "metrics-addr", K_ADDR, OFF(metrics_addr), 0, 0 },
 	{ "metrics-file", K_PATH, OFF(metrics_file), 0, 0 },
 	{ "log-format", K_LOGFMT, OFF(log_format), 0, 0 },
+	{ "send-path", K_SENDPATH, OFF(send_path), 0, 0 },
 	{ "map-capacity", K_COUNT, OFF(map_capacity), 64, 16 * 1024 * 1024 },
 };
 
@@ -67,6 +69,8 @@ static const char usage[] =
 	"  --metrics-addr HOST:PORT Prometheus endpoint (default 127.0.0.1:9750); \"off\" disables\n"
 	"  --metrics-file PATH      also write the exposition atomically each scan\n"
 	"  --log-format logfmt|json one line per event on stderr (default logfmt)\n"
+	"  --send-path auto|tracepoint|sweep  how queued data is noticed: the tcp_sendmsg_locked\n"
+	"                           tracepoint (Linux 6.16+), or a socket sweep every scan (default auto)\n"
 	"  --map-capacity N         sockets tracked at most (default 65536)\n"
 	"  --verbose                debug messages, libbpf's included\n";
 
@@ -280,6 +284,16 @@ static int apply(struct sr_config *cfg, const struct opt_spec *sp, const char *v
 			cfg->log_format = LOG_JSON;
 		else
 			return bad(err, errlen, sp->name, from_env, val, "use logfmt or json");
+		return 0;
+	case K_SENDPATH:
+		if (!strcmp(val, "auto"))
+			cfg->send_path = SEND_PATH_AUTO;
+		else if (!strcmp(val, "tracepoint"))
+			cfg->send_path = SEND_PATH_TRACEPOINT;
+		else if (!strcmp(val, "sweep"))
+			cfg->send_path = SEND_PATH_SWEEP;
+		else
+			return bad(err, errlen, sp->name, from_env, val, "use auto, tracepoint or sweep");
 		return 0;
 	}
 	return -EINVAL;

@@ -19,6 +19,12 @@ enum sr_mode {
 	MODE_VERSION,
 };
 
+enum sr_send_path {
+	SEND_PATH_AUTO = 0,	/* the tcp_sendmsg_locked tracepoint if the kernel has it */
+	SEND_PATH_TRACEPOINT,	/* require it */
+	SEND_PATH_SWEEP,	/* iter/tcp sweep every scan, owner from /proc */
+};
+
 struct sr_port_range {
 	uint16_t lo, hi; /* inclusive */
 };
@@ -33,6 +39,7 @@ struct sr_config {
 	bool verbose;
 	bool list_json;		/* list --json */
 	enum log_format log_format;
+	enum sr_send_path send_path;
 	uint32_t map_capacity;
 	char metrics_addr[256]; /* "" = off */
 	char metrics_file[SR_PATH_MAX];

@@ -90,7 +90,7 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 			 "run on Linux 4.16 or newer");
 		goto fail;
 	}
-	t->has_send_tp = btf_has_tp(vmlinux, "tcp_sendmsg_locked");
+	t->has_send_tp = !opts->no_send_tp && btf_has_tp(vmlinux, "tcp_sendmsg_locked");
 
 	t->skel = sockreap_bpf__open();
 	if (!t->skel) {
