@@ -22,6 +22,10 @@ const volatile __u32 cfg_netns_ino = 0;	   /* 0 = sockets of every network names
 const volatile bool cfg_port_include = false; /* sr_ports holds SR_PORT_INCLUDE entries */
 const volatile bool cfg_port_exclude = false; /* sr_ports holds SR_PORT_EXCLUDE entries */
 const volatile bool cfg_cgroups = false;      /* sr_cgroups lists the target cgroups */
+/* The daemon's pid namespace when it is not the initial one (a sidecar):
+ * owners are recorded as pids of that namespace, 0 if not visible there. */
+const volatile __u64 cfg_pidns_dev = 0;
+const volatile __u64 cfg_pidns_ino = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -232,6 +236,13 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	e->write_seq = tp->write_seq + (__u32)msg->msg_iter.count;
 	note_queue(e, now);
 	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (cfg_pidns_ino) {
+		struct bpf_pidns_info ns = {};
+
+		tgid = bpf_get_ns_current_pid_tgid(cfg_pidns_dev, cfg_pidns_ino, &ns, sizeof(ns))
+			       ? 0
+			       : ns.tgid;
+	}
 	if (e->owner_tgid != tgid || !(e->flags & SR_F_OWNER_SEEN)) {
 		e->owner_tgid = tgid;
 		e->flags |= SR_F_OWNER_SEEN;

@@ -68,7 +68,8 @@ struct sr_sock {
 	__u32 write_seq;	/* highest sequence queued by the application */
 	__u32 snd_una;		/* oldest unacknowledged sequence */
 	__u32 netns_ino;	/* network namespace inode */
-	__u32 owner_tgid;	/* last process seen sending on it (init pid ns); 0 = unknown */
+	__u32 owner_tgid;	/* last process seen sending on it, as a pid of the daemon's
+				 * pid namespace; 0 = unknown */
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 sport;		/* local port, host byte order */
 	__u16 dport;		/* remote port, host byte order */

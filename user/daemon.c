@@ -315,6 +315,20 @@ observe:
 	publish_metrics(d);
 }
 
+/* PROC_PID_INIT_INO: the inode of the initial pid namespace, fixed by the kernel. */
+#define PID_NS_INIT_INO 0xEFFFFFFCu
+
+/* A daemon in a child pid namespace (a sidecar) has BPF translate owners into its pids. */
+static void own_pidns(struct tracker_opts *o)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st) || st.st_ino == PID_NS_INIT_INO)
+		return;
+	o->pidns_dev = st.st_dev;
+	o->pidns_ino = st.st_ino;
+}
+
 static int own_netns(uint32_t *ino, char *err, size_t errlen)
 {
 	struct stat st;
@@ -353,6 +367,7 @@ int daemon_run(const struct sr_config *cfg)
 			return 2;
 		}
 	}
+	own_pidns(&topts);
 	topts.cgroup_ids = cgroup_ids;
 	topts.n_cgroups = cfg->n_cgroups;
 	topts.ports = cfg->ports;

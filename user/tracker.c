@@ -102,6 +102,8 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	t->skel->rodata->cfg_port_include = opts->n_ports > 0;
 	t->skel->rodata->cfg_port_exclude = opts->n_exclude_ports > 0;
 	t->skel->rodata->cfg_cgroups = opts->n_cgroups > 0;
+	t->skel->rodata->cfg_pidns_dev = opts->pidns_dev;
+	t->skel->rodata->cfg_pidns_ino = opts->pidns_ino;
 	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
 	if (!t->has_send_tp)
 		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);

@@ -21,7 +21,8 @@ struct tracker_opts {
 	size_t n_cgroups;
 	uint32_t map_capacity;
 	bool verbose;
-	bool no_send_tp;	/* do not attach tcp_sendmsg_locked even if present */
+	bool no_send_tp;
+	uint64_t pidns_dev, pidns_ino; /* the daemon's pid namespace, 0 if the initial one */	/* do not attach tcp_sendmsg_locked even if present */
 };
 
 /* One read of the whole map. Arrays are owned by the tracker, valid until the next read. */

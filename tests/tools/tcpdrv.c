@@ -1,6 +1,6 @@
 /* tcpdrv.c - one end of a real TCP connection, driven by the integration tests.
  *
- *   tcpdrv server --port P --mode send|idle|reuse [--duration S] [--chunk B]
+ *   tcpdrv server --port P --mode send|idle|reuse|forkexit|shared [--duration S] [--chunk B]
  *   tcpdrv client --host H --port P --mode read|trickle|idle [--rate B/s] [--duration S]
  *
  * Every run is bounded by --duration. The last line on stdout says how it
@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,11 +66,11 @@ static void set_timeout(int fd, int opt, double s)
 	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
 }
 
-/* Send until an error (the reap) or the deadline. */
-static int run_send(int fd, double deadline, size_t chunk)
+/* Send until an error or the deadline; returns the errno, 0 at the deadline. */
+static int send_until(int fd, double deadline, size_t chunk, unsigned long long *bytes)
 {
 	char *buf = calloc(1, chunk);
-	unsigned long long bytes = 0;
+	int err = 0;
 
 	while (mono() < deadline) {
 		ssize_t n;
@@ -78,14 +80,22 @@ static int run_send(int fd, double deadline, size_t chunk)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			finish("error", errno, bytes);
-			free(buf);
-			return 0;
+			err = errno;
+			break;
 		}
-		bytes += (unsigned long long)n;
+		*bytes += (unsigned long long)n;
 	}
-	finish("timeout", 0, bytes);
 	free(buf);
+	return err;
+}
+
+/* Send until an error (the reap) or the deadline. */
+static int run_send(int fd, double deadline, size_t chunk)
+{
+	unsigned long long bytes = 0;
+	int err = send_until(fd, deadline, chunk, &bytes);
+
+	finish(err ? "error" : "timeout", err, bytes);
 	return 0;
 }
 
@@ -218,6 +228,38 @@ static int run_reuse(int lfd, int fd, const struct args *a, double deadline)
 	return 0;
 }
 
+/*
+ * forkexit: the process that wedged the send forks and exits; the child
+ * keeps the socket, blocked in recv(). The recorded sender is gone, so the
+ * owner must be found through /proc. The child's EOF is the reap.
+ * shared: fork first; the parent sends (wedged), the child blocks in recv()
+ * on the same socket. One socket, two holders: reaped once, both woken.
+ */
+static int run_forked(int fd, const struct args *a, double deadline, bool exit_parent)
+{
+	unsigned long long bytes = 0;
+	pid_t child;
+
+	if (exit_parent) {
+		send_until(fd, mono() + a->reuse_after, a->chunk, &bytes);
+		child = fork();
+		if (child > 0) {
+			printf("parent exits pid=%d child=%d\n", getpid(), child);
+			fflush(stdout);
+			_exit(0);
+		}
+		return run_read(fd, deadline, 0);
+	}
+	child = fork();
+	if (child == 0)
+		return run_read(fd, deadline, 0) + (int)(fflush(stdout) & 0);
+	printf("child pid=%d\n", child);
+	fflush(stdout);
+	run_send(fd, deadline, a->chunk);
+	waitpid(child, NULL, 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -257,7 +299,7 @@ int main(int argc, char **argv)
 	deadline = t_start + a.duration;
 	if (!strcmp(a.role, "server")) {
 		lfd = listen_on(a.port);
-		printf("listening port=%d\n", a.port);
+		printf("listening port=%d pid=%d\n", a.port, getpid());
 		fflush(stdout);
 		fd = accept_one(lfd, deadline);
 	} else {
@@ -274,6 +316,10 @@ int main(int argc, char **argv)
 		return run_read(fd, deadline, a.rate);
 	if (!strcmp(a.mode, "idle"))
 		return run_idle(fd, deadline);
+	if (!strcmp(a.mode, "forkexit"))
+		return run_forked(fd, &a, deadline, true);
+	if (!strcmp(a.mode, "shared"))
+		return run_forked(fd, &a, deadline, false);
 	if (!strcmp(a.mode, "reuse") && lfd >= 0)
 		return run_reuse(lfd, fd, &a, deadline);
 	fprintf(stderr, "tcpdrv: unknown mode %s\n", a.mode);
