@@ -26,7 +26,7 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -Ibpf $(if $(MULTI),-I/usr/include/$(MULTI))
 
-# Pure modules: linked into the daemon and into the unit tests.
+# Modules the unit tests link (pure but for cgroup.c's path lookup); also in the daemon.
 PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c user/cgroup.c
 SYS_SRCS  := user/netns.c user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
 MAIN_SRC  := user/main.c
@@ -83,12 +83,15 @@ $(BUILD)/tests/tcpdrv: tests/tools/tcpdrv.c | $(BUILD)
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $^ -lcmocka -lm -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(filter %.c %.o,$^) -lcmocka -lm -o $@
 
-$(BUILD)/asan/tests/test_%: tests/unit/test_%.c $(PURE_SRCS)
+# One compiler call per binary, so the headers are listed whole rather than
+# through -MMD (which would write one .d per source into the working tree).
+HEADERS := $(wildcard include/*.h user/*.h)
+$(BUILD)/asan/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (asan+ubsan)"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $^ -lcmocka -lm -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(filter %.c,$^) -lcmocka -lm -o $@
 
 $(BUILD):
 	@mkdir -p $@

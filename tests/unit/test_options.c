@@ -1,0 +1,610 @@
+/* test_options.c - the command-line and SOCKREAP_* contract of user/options.c. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "options.h"
+
+#define MAX_ARGS 160
+
+/* struct sr_config holds 64 cgroup paths: keep it off the stack. */
+static struct sr_config cfg;
+static char err[1024];
+
+/* Parse a NULL-terminated argument list (without argv[0]) and environment. */
+static int parse_env(const char *const *args, const char *const *env)
+{
+	char *argv[MAX_ARGS];
+	int argc = 0;
+
+	argv[argc++] = (char *)"sockreap";
+	for (; args && *args; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	memset(err, 'X', sizeof(err) - 1); /* the parser must clear or overwrite it */
+	err[sizeof(err) - 1] = '\0';
+	return options_parse(&cfg, argc, argv, (char *const *)env, err, sizeof(err));
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define PARSE(...) parse_env(ARGS(__VA_ARGS__), NULL)
+#define PARSE_ENV(env, ...) parse_env(ARGS(__VA_ARGS__), env)
+
+/* A failed parse: -EINVAL, one line, starting "sockreap:", naming what. */
+static void assert_bad(int rc, const char *names)
+{
+	if (rc != -EINVAL || strncmp(err, "sockreap:", 9) || !strstr(err, names) || strchr(err, '\n'))
+		fail_msg("rc=%d err='%s', wanted -EINVAL and a line naming '%s'", rc, err, names);
+}
+
+static void assert_ok(int rc)
+{
+	if (rc != 0)
+		fail_msg("rc=%d err='%s'", rc, err);
+	assert_string_equal(err, "");
+}
+
+static void assert_defaults(const struct sr_config *c)
+{
+	assert_int_equal(c->mode, MODE_RUN);
+	assert_true(c->stall_grace_s == 30.0);
+	assert_true(c->idle_timeout_s == 0.0);
+	assert_true(c->interval_s == 1.0);
+	assert_false(c->all_netns);
+	assert_false(c->dry_run);
+	assert_false(c->verbose);
+	assert_false(c->list_json);
+	assert_int_equal(c->log_format, LOG_LOGFMT);
+	assert_int_equal(c->send_path, SEND_PATH_AUTO);
+	assert_int_equal(c->map_capacity, 65536);
+	assert_string_equal(c->metrics_addr, "127.0.0.1:9750");
+	assert_string_equal(c->metrics_file, "");
+	assert_int_equal(c->n_ports, 0);
+	assert_int_equal(c->n_exclude_ports, 0);
+	assert_int_equal(c->n_cgroups, 0);
+}
+
+static void test_defaults(void **state)
+{
+	char *argv[] = { (char *)"sockreap", NULL };
+
+	(void)state;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	options_defaults(&cfg);
+	assert_defaults(&cfg);
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(options_parse(&cfg, 1, argv, NULL, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_defaults(&cfg);
+
+	/* Unrelated and near-miss variables change nothing. */
+	assert_ok(parse_env(NULL, ARGS("PATH=/bin", "SOCKREAP_PORTX=1", "SOCKREAP_PORTS=1",
+				       "XSOCKREAP_PORT=1", "SOCKREAP_PORT")));
+	assert_defaults(&cfg);
+}
+
+static void test_seconds_flags(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--stall-grace", "2.5"));
+	assert_true(cfg.stall_grace_s == 2.5);
+	assert_ok(PARSE("--stall-grace", "0.001"));
+	assert_true(cfg.stall_grace_s == 0.001);
+	assert_ok(PARSE("--stall-grace", "45"));
+	assert_true(cfg.stall_grace_s == 45.0);
+
+	assert_ok(PARSE("--idle-timeout", "90"));
+	assert_true(cfg.idle_timeout_s == 90.0);
+	assert_ok(PARSE("--idle-timeout", "0"));
+	assert_true(cfg.idle_timeout_s == 0.0);
+	assert_ok(PARSE("--idle-timeout", "0.5"));
+	assert_true(cfg.idle_timeout_s == 0.5);
+
+	assert_ok(PARSE("--interval", "0.25"));
+	assert_true(cfg.interval_s == 0.25);
+	assert_ok(PARSE("--interval", "0.01"));
+	assert_true(cfg.interval_s == 0.01);
+	assert_ok(PARSE("--interval", "3600"));
+	assert_true(cfg.interval_s == 3600.0);
+	/* The rest stays at its default. */
+	assert_true(cfg.stall_grace_s == 30.0);
+}
+
+static void test_boolean_flags(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--all-netns"));
+	assert_true(cfg.all_netns);
+	assert_false(cfg.dry_run);
+	assert_false(cfg.verbose);
+
+	assert_ok(PARSE("--dry-run"));
+	assert_true(cfg.dry_run);
+	assert_false(cfg.all_netns);
+
+	assert_ok(PARSE("--verbose"));
+	assert_true(cfg.verbose);
+
+	/* A flag never swallows the next argument as its value. */
+	assert_ok(PARSE("--dry-run", "--all-netns", "--verbose"));
+	assert_true(cfg.dry_run);
+	assert_true(cfg.all_netns);
+	assert_true(cfg.verbose);
+}
+
+static void test_cgroup_repeatable(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--cgroup", "/kubepods/pod1", "--cgroup", "system.slice/x.service"));
+	assert_int_equal(cfg.n_cgroups, 2);
+	assert_string_equal(cfg.cgroups[0], "/kubepods/pod1");
+	assert_string_equal(cfg.cgroups[1], "system.slice/x.service");
+
+	assert_bad(PARSE("--cgroup", ""), "--cgroup");
+}
+
+static void test_ports_repeatable(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--port", "80", "--port", "8000-8080", "--port=443"));
+	assert_int_equal(cfg.n_ports, 3);
+	assert_int_equal(cfg.ports[0].lo, 80);
+	assert_int_equal(cfg.ports[0].hi, 80);
+	assert_int_equal(cfg.ports[1].lo, 8000);
+	assert_int_equal(cfg.ports[1].hi, 8080);
+	assert_int_equal(cfg.ports[2].lo, 443);
+	assert_int_equal(cfg.ports[2].hi, 443);
+	assert_int_equal(cfg.n_exclude_ports, 0);
+
+	assert_ok(PARSE("--exclude-port", "22", "--exclude-port", "1-1023", "--port", "65535"));
+	assert_int_equal(cfg.n_exclude_ports, 2);
+	assert_int_equal(cfg.exclude_ports[0].lo, 22);
+	assert_int_equal(cfg.exclude_ports[0].hi, 22);
+	assert_int_equal(cfg.exclude_ports[1].lo, 1);
+	assert_int_equal(cfg.exclude_ports[1].hi, 1023);
+	assert_int_equal(cfg.n_ports, 1);
+	assert_int_equal(cfg.ports[0].lo, 65535);
+	assert_int_equal(cfg.ports[0].hi, 65535);
+}
+
+static void test_ports_at_most_64(void **state)
+{
+	const char *args[2 * SR_MAX_PORTS + 3];
+	char vals[SR_MAX_PORTS + 1][8];
+	int n = 0;
+
+	(void)state;
+	for (int i = 0; i < SR_MAX_PORTS; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "%d", 1000 + i);
+		args[n++] = "--port";
+		args[n++] = vals[i];
+	}
+	args[n] = NULL;
+	assert_ok(parse_env(args, NULL));
+	assert_int_equal(cfg.n_ports, SR_MAX_PORTS);
+	assert_int_equal(cfg.ports[SR_MAX_PORTS - 1].lo, 1000 + SR_MAX_PORTS - 1);
+
+	args[n++] = "--port";
+	args[n++] = "2000";
+	args[n] = NULL;
+	assert_bad(parse_env(args, NULL), "--port");
+	assert_int_equal(cfg.n_ports, SR_MAX_PORTS); /* never written past the array */
+}
+
+static void test_metrics_addr(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--metrics-addr", "0.0.0.0:9100"));
+	assert_string_equal(cfg.metrics_addr, "0.0.0.0:9100");
+	assert_ok(PARSE("--metrics-addr", "[::1]:9750"));
+	assert_string_equal(cfg.metrics_addr, "[::1]:9750");
+	assert_ok(PARSE("--metrics-addr", "localhost:1"));
+	assert_string_equal(cfg.metrics_addr, "localhost:1");
+	assert_ok(PARSE("--metrics-addr", "off"));
+	assert_string_equal(cfg.metrics_addr, "");
+}
+
+static void test_metrics_file_log_format_capacity(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--metrics-file", "/var/lib/node_exporter/sockreap.prom"));
+	assert_string_equal(cfg.metrics_file, "/var/lib/node_exporter/sockreap.prom");
+	assert_bad(PARSE("--metrics-file", ""), "--metrics-file");
+
+	assert_ok(PARSE("--log-format", "json"));
+	assert_int_equal(cfg.log_format, LOG_JSON);
+	assert_ok(PARSE("--log-format", "json", "--log-format", "logfmt"));
+	assert_int_equal(cfg.log_format, LOG_LOGFMT);
+
+	assert_ok(PARSE("--map-capacity", "1024"));
+	assert_int_equal(cfg.map_capacity, 1024);
+	assert_ok(PARSE("--map-capacity", "64"));
+	assert_int_equal(cfg.map_capacity, 64);
+	assert_ok(PARSE("--map-capacity", "16777216"));
+	assert_int_equal(cfg.map_capacity, 16777216);
+	assert_bad(PARSE("--map-capacity", "63"), "--map-capacity");
+	assert_bad(PARSE("--map-capacity", "16777217"), "--map-capacity");
+	assert_bad(PARSE("--map-capacity", "-1"), "--map-capacity");
+	assert_bad(PARSE("--map-capacity", "1.5"), "--map-capacity");
+	assert_bad(PARSE("--map-capacity", "4294967360"), "--map-capacity");
+}
+
+static void test_send_path(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--dry-run"));
+	assert_int_equal(cfg.send_path, SEND_PATH_AUTO);
+	assert_ok(PARSE("--send-path", "tracepoint"));
+	assert_int_equal(cfg.send_path, SEND_PATH_TRACEPOINT);
+	assert_ok(PARSE("--send-path=sweep"));
+	assert_int_equal(cfg.send_path, SEND_PATH_SWEEP);
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_SEND_PATH=sweep"), "--send-path", "auto"));
+	assert_int_equal(cfg.send_path, SEND_PATH_AUTO);
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_SEND_PATH=tracepoint"), NULL));
+	assert_int_equal(cfg.send_path, SEND_PATH_TRACEPOINT);
+	assert_bad(PARSE("--send-path", "kprobe"), "--send-path");
+	assert_bad(PARSE("--send-path"), "--send-path");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_SEND_PATH=x"), NULL), "SOCKREAP_SEND_PATH");
+}
+
+static void test_flag_equals_value(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--stall-grace=7.5", "--idle-timeout=60", "--interval=2", "--cgroup=/a",
+			"--port=1-2", "--exclude-port=3", "--metrics-addr=[::]:9750",
+			"--metrics-file=/tmp/m.prom", "--log-format=json", "--map-capacity=128",
+			"--dry-run=true", "--all-netns=yes", "--verbose=on"));
+	assert_true(cfg.stall_grace_s == 7.5);
+	assert_true(cfg.idle_timeout_s == 60.0);
+	assert_true(cfg.interval_s == 2.0);
+	assert_int_equal(cfg.n_cgroups, 1);
+	assert_string_equal(cfg.cgroups[0], "/a");
+	assert_int_equal(cfg.n_ports, 1);
+	assert_int_equal(cfg.ports[0].lo, 1);
+	assert_int_equal(cfg.ports[0].hi, 2);
+	assert_int_equal(cfg.n_exclude_ports, 1);
+	assert_int_equal(cfg.exclude_ports[0].lo, 3);
+	assert_string_equal(cfg.metrics_addr, "[::]:9750");
+	assert_string_equal(cfg.metrics_file, "/tmp/m.prom");
+	assert_int_equal(cfg.log_format, LOG_JSON);
+	assert_int_equal(cfg.map_capacity, 128);
+	assert_true(cfg.dry_run);
+	assert_true(cfg.all_netns);
+	assert_true(cfg.verbose);
+
+	assert_ok(PARSE("--dry-run=0", "--all-netns=false", "--verbose=no"));
+	assert_false(cfg.dry_run);
+	assert_false(cfg.all_netns);
+	assert_false(cfg.verbose);
+
+	/* A value may itself contain '='. */
+	assert_ok(PARSE("--cgroup=/a=b"));
+	assert_string_equal(cfg.cgroups[0], "/a=b");
+
+	assert_bad(PARSE("--dry-run=maybe"), "--dry-run");
+	assert_bad(PARSE("--stall-grace="), "--stall-grace");
+}
+
+static void test_env_variables(void **state)
+{
+	(void)state;
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_STALL_GRACE=30.5", "SOCKREAP_IDLE_TIMEOUT=90",
+				 "SOCKREAP_INTERVAL=0.5", "SOCKREAP_ALL_NETNS=true",
+				 "SOCKREAP_DRY_RUN=1", "SOCKREAP_VERBOSE=yes",
+				 "SOCKREAP_CGROUP=/kubepods/a,/kubepods/b", "SOCKREAP_PORT=80,443",
+				 "SOCKREAP_EXCLUDE_PORT=22,6000-6100",
+				 "SOCKREAP_METRICS_ADDR=[::1]:9100",
+				 "SOCKREAP_METRICS_FILE=/run/sockreap.prom",
+				 "SOCKREAP_LOG_FORMAT=json", "SOCKREAP_MAP_CAPACITY=4096"),
+			    NULL));
+	assert_int_equal(cfg.mode, MODE_RUN);
+	assert_true(cfg.stall_grace_s == 30.5);
+	assert_true(cfg.idle_timeout_s == 90.0);
+	assert_true(cfg.interval_s == 0.5);
+	assert_true(cfg.all_netns);
+	assert_true(cfg.dry_run);
+	assert_true(cfg.verbose);
+	assert_int_equal(cfg.n_cgroups, 2);
+	assert_string_equal(cfg.cgroups[0], "/kubepods/a");
+	assert_string_equal(cfg.cgroups[1], "/kubepods/b");
+	assert_int_equal(cfg.n_ports, 2);
+	assert_int_equal(cfg.ports[0].lo, 80);
+	assert_int_equal(cfg.ports[0].hi, 80);
+	assert_int_equal(cfg.ports[1].lo, 443);
+	assert_int_equal(cfg.ports[1].hi, 443);
+	assert_int_equal(cfg.n_exclude_ports, 2);
+	assert_int_equal(cfg.exclude_ports[0].lo, 22);
+	assert_int_equal(cfg.exclude_ports[1].lo, 6000);
+	assert_int_equal(cfg.exclude_ports[1].hi, 6100);
+	assert_string_equal(cfg.metrics_addr, "[::1]:9100");
+	assert_string_equal(cfg.metrics_file, "/run/sockreap.prom");
+	assert_int_equal(cfg.log_format, LOG_JSON);
+	assert_int_equal(cfg.map_capacity, 4096);
+
+	/* Empty list items are skipped; false-ish booleans are false. */
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_PORT=80,,443,", "SOCKREAP_DRY_RUN=0",
+				 "SOCKREAP_METRICS_ADDR=off"),
+			    NULL));
+	assert_int_equal(cfg.n_ports, 2);
+	assert_int_equal(cfg.ports[1].lo, 443);
+	assert_false(cfg.dry_run);
+	assert_string_equal(cfg.metrics_addr, "");
+
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_DRY_RUN="), NULL));
+	assert_false(cfg.dry_run);
+}
+
+static void test_flag_wins_over_env(void **state)
+{
+	const char *const *env = ARGS("SOCKREAP_STALL_GRACE=30", "SOCKREAP_PORT=80,443",
+				      "SOCKREAP_DRY_RUN=1", "SOCKREAP_CGROUP=/a,/b",
+				      "SOCKREAP_EXCLUDE_PORT=22", "SOCKREAP_LOG_FORMAT=json",
+				      "SOCKREAP_METRICS_ADDR=off");
+
+	(void)state;
+	assert_ok(PARSE_ENV(env, "--stall-grace", "5", "--port", "8080", "--dry-run=0",
+			    "--cgroup", "/c", "--log-format", "logfmt", "--metrics-addr",
+			    "127.0.0.1:1"));
+	assert_true(cfg.stall_grace_s == 5.0);
+	/* The repeatable flag replaces the environment's list, it does not extend it. */
+	assert_int_equal(cfg.n_ports, 1);
+	assert_int_equal(cfg.ports[0].lo, 8080);
+	assert_int_equal(cfg.ports[0].hi, 8080);
+	assert_int_equal(cfg.n_cgroups, 1);
+	assert_string_equal(cfg.cgroups[0], "/c");
+	assert_false(cfg.dry_run);
+	assert_int_equal(cfg.log_format, LOG_LOGFMT);
+	assert_string_equal(cfg.metrics_addr, "127.0.0.1:1");
+	/* Options not given on the command line keep the environment's value. */
+	assert_int_equal(cfg.n_exclude_ports, 1);
+	assert_int_equal(cfg.exclude_ports[0].lo, 22);
+
+	/* Two flags after an environment list: both flags, nothing of the env. */
+	assert_ok(PARSE_ENV(env, "--port", "1", "--port", "2"));
+	assert_int_equal(cfg.n_ports, 2);
+	assert_int_equal(cfg.ports[0].lo, 1);
+	assert_int_equal(cfg.ports[1].lo, 2);
+	assert_int_equal(cfg.n_cgroups, 2);
+}
+
+static void test_bad_numbers(void **state)
+{
+	static const char *const bad_values[] = { "abc", "", "1e999", "nan", "NaN", "inf",
+						  "-1", "30x", "--", "3 0" };
+	static const char *const opts[] = { "--stall-grace", "--idle-timeout", "--interval" };
+
+	(void)state;
+	for (size_t o = 0; o < sizeof(opts) / sizeof(opts[0]); o++) {
+		for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+			char quoted[64];
+
+			assert_bad(PARSE(opts[o], bad_values[i]), opts[o]);
+			snprintf(quoted, sizeof(quoted), "'%s'", bad_values[i]);
+			assert_non_null(strstr(err, quoted)); /* and shows the value */
+		}
+	}
+	/* Below the minimum. */
+	assert_bad(PARSE("--stall-grace", "0"), "--stall-grace");
+	assert_bad(PARSE("--interval", "0"), "--interval");
+	assert_bad(PARSE("--interval", "0.001"), "--interval");
+	assert_bad(PARSE("--interval", "3601"), "--interval");
+	assert_bad(PARSE("--idle-timeout", "-0.5"), "--idle-timeout");
+}
+
+static void test_bad_env_names_variable(void **state)
+{
+	(void)state;
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_STALL_GRACE=abc"), NULL), "SOCKREAP_STALL_GRACE");
+	assert_non_null(strstr(err, "'abc'"));
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_INTERVAL=0"), NULL), "SOCKREAP_INTERVAL");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_PORT=80,0"), NULL), "SOCKREAP_PORT");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_PORT=80,65536"), NULL), "SOCKREAP_PORT");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_EXCLUDE_PORT=10-5"), NULL), "SOCKREAP_EXCLUDE_PORT");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_DRY_RUN=maybe"), NULL), "SOCKREAP_DRY_RUN");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_LOG_FORMAT=xml"), NULL), "SOCKREAP_LOG_FORMAT");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_METRICS_ADDR=foo"), NULL), "SOCKREAP_METRICS_ADDR");
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_MAP_CAPACITY=1"), NULL), "SOCKREAP_MAP_CAPACITY");
+	/* It says it is the environment, not a flag. */
+	assert_null(strstr(err, "--map-capacity"));
+}
+
+static void test_out_of_range(void **state)
+{
+	(void)state;
+	assert_bad(PARSE("--port", "0"), "--port");
+	assert_bad(PARSE("--port", "65536"), "--port");
+	assert_bad(PARSE("--port", "10-5"), "--port");
+	assert_bad(PARSE("--port", "abc"), "--port");
+	assert_bad(PARSE("--port", "-1"), "--port");
+	assert_bad(PARSE("--port", ""), "--port");
+	assert_bad(PARSE("--exclude-port", "0"), "--exclude-port");
+	assert_bad(PARSE("--exclude-port", "70000"), "--exclude-port");
+}
+
+static void test_bad_log_format(void **state)
+{
+	(void)state;
+	assert_bad(PARSE("--log-format", "xml"), "--log-format");
+	assert_bad(PARSE("--log-format", "JSON"), "--log-format");
+	assert_bad(PARSE("--log-format", ""), "--log-format");
+	assert_bad(PARSE("--log-format=text"), "--log-format");
+}
+
+static void test_bad_metrics_addr(void **state)
+{
+	static const char *const bad_values[] = { "foo", "1.2.3.4", "[::1]9750", "::1:80", ":80",
+						  "host:", "host:0", "host:65536", "[::1]", "[]:80",
+						  "[::1:80", "host:80x", "OFF" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
+		assert_bad(PARSE("--metrics-addr", bad_values[i]), "--metrics-addr");
+}
+
+static void test_unknown_and_missing(void **state)
+{
+	(void)state;
+	assert_bad(PARSE("--bogus"), "--bogus");
+	assert_bad(PARSE("--bogus=1"), "--bogus");
+	assert_bad(PARSE("--stall"), "--stall"); /* no prefix matching */
+	assert_bad(PARSE("--stall-grace-s", "3"), "--stall-grace-s");
+	assert_bad(PARSE("--"), "--");
+	assert_bad(PARSE("-x"), "-x");
+	assert_bad(PARSE("positional"), "positional");
+	assert_bad(PARSE("--dry-run", "list"), "list"); /* list is a mode, first only */
+
+	assert_bad(PARSE("--stall-grace"), "--stall-grace");
+	assert_bad(PARSE("--port"), "--port");
+	assert_bad(PARSE("--cgroup"), "--cgroup");
+	assert_bad(PARSE("--metrics-addr"), "--metrics-addr");
+	assert_bad(PARSE("--dry-run", "--log-format"), "--log-format");
+}
+
+static void test_list_mode(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("list"));
+	assert_int_equal(cfg.mode, MODE_LIST);
+	assert_false(cfg.list_json);
+
+	assert_ok(PARSE("list", "--json"));
+	assert_int_equal(cfg.mode, MODE_LIST);
+	assert_true(cfg.list_json);
+
+	assert_bad(PARSE("list", "--bogus"), "--bogus");
+	assert_non_null(strstr(err, "list"));
+	assert_bad(PARSE("list", "--json", "extra"), "extra");
+	assert_bad(PARSE("list", "--dry-run"), "--dry-run");
+}
+
+static void test_help_and_version(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--help"));
+	assert_int_equal(cfg.mode, MODE_HELP);
+	assert_ok(PARSE("-h"));
+	assert_int_equal(cfg.mode, MODE_HELP);
+	assert_ok(PARSE("--dry-run", "--help"));
+	assert_int_equal(cfg.mode, MODE_HELP);
+	assert_ok(PARSE("--version"));
+	assert_int_equal(cfg.mode, MODE_VERSION);
+
+	/* The usage names every option of the contract. */
+	{
+		static const char *const names[] = {
+			"--stall-grace", "--idle-timeout", "--interval", "--all-netns", "--cgroup",
+			"--port", "--exclude-port", "--dry-run", "--metrics-addr", "--metrics-file",
+			"--log-format", "--map-capacity", "--verbose", "--send-path", "list [--json]",
+			"--help", "--version", "SOCKREAP_",
+		};
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strstr(options_usage(), names[i]))
+				fail_msg("usage lacks %s", names[i]);
+	}
+}
+
+static void test_parse_port_range(void **state)
+{
+	static const char *const bad_values[] = { "",	   "0",	   "65536", "10-5", "-5",
+						  "5-",	   "-",	   "a",	    "80a",  " 80",
+						  "80 ",   "+80",  "1-2-3", "0-10", "10-65536",
+						  "99999999999999999999", "0x50", "1--2" };
+	struct sr_port_range r;
+
+	(void)state;
+	assert_int_equal(options_parse_port_range("80", &r), 0);
+	assert_int_equal(r.lo, 80);
+	assert_int_equal(r.hi, 80);
+	assert_int_equal(options_parse_port_range("1-65535", &r), 0);
+	assert_int_equal(r.lo, 1);
+	assert_int_equal(r.hi, 65535);
+	assert_int_equal(options_parse_port_range("10-10", &r), 0);
+	assert_int_equal(r.lo, 10);
+	assert_int_equal(r.hi, 10);
+	assert_int_equal(options_parse_port_range("65535", &r), 0);
+	assert_int_equal(r.lo, 65535);
+	assert_int_equal(r.hi, 65535);
+
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+		r.lo = 7;
+		r.hi = 9;
+		if (options_parse_port_range(bad_values[i], &r) != -EINVAL)
+			fail_msg("'%s' accepted as %u-%u", bad_values[i], r.lo, r.hi);
+		assert_int_equal(r.lo, 7); /* untouched on error */
+		assert_int_equal(r.hi, 9);
+	}
+}
+
+static void test_split_hostport(void **state)
+{
+	static const char *const bad_values[] = { "foo",   "1.2.3.4", "[::1]9750", "::1:80", ":80",
+						  "host:", "host:0",  "host:65536", "[::1]", "[]:80",
+						  "[::1:80", "h:80x", "a:b:80", "",	   "[::1]]:80" };
+	char host[64];
+	uint16_t port = 0;
+
+	(void)state;
+	assert_int_equal(options_split_hostport("127.0.0.1:9750", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 9750);
+	assert_int_equal(options_split_hostport("[::1]:9750", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 9750);
+	assert_int_equal(options_split_hostport("[fe80::1%eth0]:65535", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "fe80::1%eth0");
+	assert_int_equal(port, 65535);
+	assert_int_equal(options_split_hostport("localhost:1", host, sizeof(host), &port), 0);
+	assert_string_equal(host, "localhost");
+	assert_int_equal(port, 1);
+
+	/* The host buffer's size is respected: "abcdef" needs 7 bytes. */
+	assert_int_equal(options_split_hostport("abcdef:80", host, 6, &port), -EINVAL);
+	assert_int_equal(options_split_hostport("[abcdef]:80", host, 6, &port), -EINVAL);
+	assert_int_equal(options_split_hostport("abcdef:80", host, 7, &port), 0);
+	assert_string_equal(host, "abcdef");
+
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+		port = 4242;
+		if (options_split_hostport(bad_values[i], host, sizeof(host), &port) != -EINVAL)
+			fail_msg("'%s' accepted", bad_values[i]);
+		assert_int_equal(port, 4242);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_seconds_flags),
+		cmocka_unit_test(test_boolean_flags),
+		cmocka_unit_test(test_cgroup_repeatable),
+		cmocka_unit_test(test_ports_repeatable),
+		cmocka_unit_test(test_ports_at_most_64),
+		cmocka_unit_test(test_metrics_addr),
+		cmocka_unit_test(test_metrics_file_log_format_capacity),
+		cmocka_unit_test(test_send_path),
+		cmocka_unit_test(test_flag_equals_value),
+		cmocka_unit_test(test_env_variables),
+		cmocka_unit_test(test_flag_wins_over_env),
+		cmocka_unit_test(test_bad_numbers),
+		cmocka_unit_test(test_bad_env_names_variable),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_bad_log_format),
+		cmocka_unit_test(test_bad_metrics_addr),
+		cmocka_unit_test(test_unknown_and_missing),
+		cmocka_unit_test(test_list_mode),
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_parse_port_range),
+		cmocka_unit_test(test_split_hostport),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
