@@ -372,3 +372,42 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	refresh_ino(e, sk);
 	return 0;
 }
+
+/*
+ * The kill fallback, when no owner fd can be had (owner in a pid namespace
+ * the daemon cannot see, ptrace denied): bpf_sock_destroy() on the socket
+ * whose cookie is destroy_cookie, from an iter/tcp walk of its namespace
+ * (the kfunc is allowed only there; Linux 6.5+). The walk holds the socket
+ * lock, so the verdict is re-checked on the live socket before acting: same
+ * state, and for a send stall the same acked-byte count and data still queued.
+ */
+extern int bpf_sock_destroy(struct sock_common *sk) __ksym __weak;
+
+__u64 destroy_cookie = 0;
+__u64 destroy_expect_acked = 0;
+__u32 destroy_expect_state = 0;
+__u32 destroy_need_queue = 0;
+int destroy_result = 0; /* 0 = not found, 1 = destroyed, 2 = changed, <0 = kfunc error */
+
+SEC("iter/tcp")
+int sr_destroy(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	const struct tcp_sock *tp;
+	int err;
+
+	if (!skc || !destroy_cookie || bpf_get_socket_cookie(skc) != destroy_cookie)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	if (skc->skc_state != destroy_expect_state ||
+	    (destroy_need_queue && (tp->bytes_acked != destroy_expect_acked ||
+				    tp->write_seq == tp->snd_una))) {
+		destroy_result = 2;
+		return 0;
+	}
+	err = bpf_sock_destroy(skc);
+	destroy_result = err ? err : 1;
+	return 0;
+}

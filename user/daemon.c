@@ -127,7 +127,7 @@ static int cmp_episode(const void *a, const void *b)
 
 static void log_decision(const char *event, uint64_t cookie, const struct sr_sock *e,
 			 const struct policy_verdict *v, const struct reap_report *rep,
-			 enum reap_result res)
+			 enum reap_result res, const char *method)
 {
 	char laddr[FORMAT_ADDR_LEN], raddr[FORMAT_ADDR_LEN], ck[24], pid[16], fd[16], q[16],
 		age[32], lim[32];
@@ -145,7 +145,7 @@ static void log_decision(const char *event, uint64_t cookie, const struct sr_soc
 		snprintf(fd, sizeof(fd), "%d", rep->fd);
 		snprintf(q, sizeof(q), "%u", rep->queued ? rep->queued : policy_queued_bytes(e));
 		kv[n++] = (struct log_kv){ "result", policy_result_name(res), false };
-		kv[n++] = (struct log_kv){ "method", "shutdown", false };
+		kv[n++] = (struct log_kv){ "method", method, false };
 		kv[n++] = (struct log_kv){ "pid", pid, true };
 		kv[n++] = (struct log_kv){ "comm", rep->comm, false };
 		kv[n++] = (struct log_kv){ "fd", fd, true };
@@ -168,6 +168,35 @@ static void log_decision(const char *event, uint64_t cookie, const struct sr_soc
 	log_event(event, kv, n);
 }
 
+/*
+ * The kernel-side kill: bpf_sock_destroy() re-checks the verdict on the live,
+ * locked socket itself. The blocked sender sees ECONNABORTED.
+ */
+static enum reap_result destroy(struct daemon *d, uint64_t cookie, const struct sr_sock *e,
+				const struct policy_verdict *v, struct reap_report *rep)
+{
+	int ret;
+
+	if (d->cfg->dry_run)
+		return REAP_DRY_RUN;
+	ret = tracker_destroy(d->tracker, cookie, e, v->reason == REASON_SEND_STALL);
+	switch (ret) {
+	case DESTROY_DONE:
+		return REAP_OK;
+	case DESTROY_CHANGED:
+		rep->detail = "the live socket no longer matches the verdict";
+		return REAP_RESUMED;
+	case DESTROY_NOT_FOUND:
+		rep->detail = "socket not found by the destroy walk";
+		return REAP_GONE;
+	default:
+		rep->err = ret < 0 ? -ret : 0;
+		rep->detail = ret == -EOPNOTSUPP ? "bpf_sock_destroy() unavailable (Linux 6.5+)"
+						 : "bpf_sock_destroy() failed";
+		return REAP_ERROR;
+	}
+}
+
 /* Re-read the entry and re-judge it just before acting: events may have landed since the scan. */
 static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *v,
 		struct episode *ep)
@@ -176,6 +205,7 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 	struct policy_verdict fv;
 	struct reap_report rep;
 	enum reap_result res;
+	const char *method;
 	uint64_t now;
 
 	if (tracker_lookup(d->tracker, cookie, &fresh)) {
@@ -188,12 +218,27 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 		ep->retry_ns = 0; /* recovered; a new stall is a new episode */
 		return;
 	}
-	res = reaper_reap(cookie, &fresh, &fv, d->cfg->dry_run, &rep);
+	if (d->cfg->kill_method == KILL_DESTROY) {
+		memset(&rep, 0, sizeof(rep));
+		res = destroy(d, cookie, &fresh, &fv, &rep);
+		method = "destroy";
+	} else {
+		res = reaper_reap(cookie, &fresh, &fv, d->cfg->dry_run, &rep);
+		method = "shutdown";
+		if (res == REAP_NO_OWNER && d->cfg->kill_method == KILL_AUTO &&
+		    tracker_has_destroy(d->tracker)) {
+			/* Keep the owner failure visible next to the fallback's outcome. */
+			if (!rep.detail)
+				rep.detail = "no owner fd";
+			res = destroy(d, cookie, &fresh, &fv, &rep);
+			method = "destroy";
+		}
+	}
 	d->metrics.reaps[fv.reason][res]++;
 	if (res == REAP_OK)
 		hist_observe(&d->metrics.reap_latency_seconds,
 			     (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);
-	log_decision("reap", cookie, &fresh, &fv, &rep, res);
+	log_decision("reap", cookie, &fresh, &fv, &rep, res, method);
 	/* Settled unless it is worth trying again after another grace. */
 	ep->retry_ns = (res == REAP_NO_OWNER || res == REAP_ERROR || res == REAP_RESUMED)
 			       ? now + fv.limit_ns
@@ -287,7 +332,7 @@ static void scan(struct daemon *d)
 			*ep = key;
 			ep->retry_ns = t0; /* due now */
 			d->metrics.stalls[v.reason]++;
-			log_decision("stall", key.cookie, e, &v, NULL, 0);
+			log_decision("stall", key.cookie, e, &v, NULL, 0, NULL);
 		}
 		if (ep->retry_ns && ep->retry_ns <= t0)
 			act(d, key.cookie, &v, ep);
@@ -416,6 +461,11 @@ int daemon_run(const struct sr_config *cfg)
 		fprintf(stderr, "sockreap: the start-up sweep (iter/tcp) failed: %s\n", strerror(-ret));
 		goto cleanup;
 	}
+	if (cfg->kill_method == KILL_DESTROY && !tracker_has_destroy(d.tracker)) {
+		fprintf(stderr, "sockreap: --kill-method destroy needs the bpf_sock_destroy() kfunc "
+				"(Linux 6.5+): use --kill-method shutdown or auto\n");
+		goto cleanup;
+	}
 	snprintf(ns, sizeof(ns), "%u", topts.netns_ino);
 	snprintf(grace, sizeof(grace), "%g", cfg->stall_grace_s);
 	snprintf(interval, sizeof(interval), "%g", cfg->interval_s);
@@ -424,12 +474,13 @@ int daemon_run(const struct sr_config *cfg)
 			  { "version", SOCKREAP_VERSION, false },
 			  { "netns", cfg->all_netns ? "all" : ns, false },
 			  { "send_path", d.sweep_every_scan ? "sweep" : "tracepoint", false },
+			  { "destroy", tracker_has_destroy(d.tracker) ? "available" : "unavailable", false },
 			  { "stall_grace_s", grace, true },
 			  { "interval_s", interval, true },
 			  { "dry_run", cfg->dry_run ? "true" : "false", false },
 			  { "metrics_addr", cfg->metrics_addr[0] ? cfg->metrics_addr : "off", false },
 		  },
-		  7);
+		  8);
 
 	next = now_ns();
 	while (!g_stop) {

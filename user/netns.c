@@ -105,3 +105,37 @@ int netns_for_each(int (*fn)(void *ctx), void *ctx)
 	free(s.inos);
 	return ret ? ret : visited;
 }
+
+struct find_ctx {
+	unsigned int want;
+	int (*fn)(void *);
+	void *ctx;
+	int ret;
+	int found;
+};
+
+static int run_if_wanted(void *p)
+{
+	struct find_ctx *f = p;
+	struct stat st;
+
+	if (f->found || stat("/proc/thread-self/ns/net", &st) || st.st_ino != f->want)
+		return 0;
+	f->found = 1;
+	f->ret = f->fn(f->ctx);
+	return 0;
+}
+
+int netns_run_in(unsigned int ino, int (*fn)(void *ctx), void *ctx)
+{
+	struct find_ctx f = { ino, fn, ctx, 0, 0 };
+	struct stat st;
+	int ret;
+
+	if (stat("/proc/thread-self/ns/net", &st) == 0 && st.st_ino == ino)
+		return fn(ctx);
+	ret = netns_for_each(run_if_wanted, &f);
+	if (ret < 0)
+		return ret;
+	return f.found ? f.ret : -ENOENT;
+}

@@ -10,4 +10,11 @@
  */
 int netns_for_each(int (*fn)(void *ctx), void *ctx);
 
+/*
+ * Call fn(ctx) inside the network namespace whose inode is ino (the calling
+ * thread's own: no move). Returns fn's result, -ENOENT if no such namespace
+ * is reachable, or another negative errno.
+ */
+int netns_run_in(unsigned int ino, int (*fn)(void *ctx), void *ctx);
+
 #endif

@@ -21,6 +21,7 @@ enum opt_kind {
 	K_PATH,
 	K_LOGFMT,
 	K_SENDPATH,
+	K_KILL,
 	K_COUNT,
 };
 
@@ -47,6 +48,7 @@ static const struct opt_spec specs[] = {
 	{ "metrics-file", K_PATH, OFF(metrics_file), 0, 0 },
 	{ "log-format", K_LOGFMT, OFF(log_format), 0, 0 },
 	{ "send-path", K_SENDPATH, OFF(send_path), 0, 0 },
+	{ "kill-method", K_KILL, OFF(kill_method), 0, 0 },
 	{ "map-capacity", K_COUNT, OFF(map_capacity), 64, 16 * 1024 * 1024 },
 };
 
@@ -71,6 +73,9 @@ static const char usage[] =
 	"  --log-format logfmt|json one line per event on stderr (default logfmt)\n"
 	"  --send-path auto|tracepoint|sweep  how queued data is noticed: the tcp_sendmsg_locked\n"
 	"                           tracepoint (Linux 6.16+), or a socket sweep every scan (default auto)\n"
+	"  --kill-method auto|shutdown|destroy  shutdown() through the owner's fd, or\n"
+	"                           bpf_sock_destroy() from the kernel side; auto: shutdown, destroy\n"
+	"                           when no owner fd can be had (default auto)\n"
 	"  --map-capacity N         sockets tracked at most (default 65536)\n"
 	"  --verbose                debug messages, libbpf's included\n";
 
@@ -294,6 +299,16 @@ static int apply(struct sr_config *cfg, const struct opt_spec *sp, const char *v
 			cfg->send_path = SEND_PATH_SWEEP;
 		else
 			return bad(err, errlen, sp->name, from_env, val, "use auto, tracepoint or sweep");
+		return 0;
+	case K_KILL:
+		if (!strcmp(val, "auto"))
+			cfg->kill_method = KILL_AUTO;
+		else if (!strcmp(val, "shutdown"))
+			cfg->kill_method = KILL_SHUTDOWN;
+		else if (!strcmp(val, "destroy"))
+			cfg->kill_method = KILL_DESTROY;
+		else
+			return bad(err, errlen, sp->name, from_env, val, "use auto, shutdown or destroy");
 		return 0;
 	}
 	return -EINVAL;

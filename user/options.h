@@ -25,6 +25,12 @@ enum sr_send_path {
 	SEND_PATH_SWEEP,	/* iter/tcp sweep every scan, owner from /proc */
 };
 
+enum sr_kill_method {
+	KILL_AUTO = 0,	 /* shutdown() through the owner's fd; bpf_sock_destroy() if none */
+	KILL_SHUTDOWN,
+	KILL_DESTROY,
+};
+
 struct sr_port_range {
 	uint16_t lo, hi; /* inclusive */
 };
@@ -40,6 +46,7 @@ struct sr_config {
 	bool list_json;		/* list --json */
 	enum log_format log_format;
 	enum sr_send_path send_path;
+	enum sr_kill_method kill_method;
 	uint32_t map_capacity;
 	char metrics_addr[256]; /* "" = off */
 	char metrics_file[SR_PATH_MAX];

@@ -20,7 +20,9 @@
 struct tracker {
 	struct sockreap_bpf *skel;
 	struct bpf_link *sweep_link;
+	struct bpf_link *destroy_link;
 	bool has_send_tp;
+	bool has_destroy;
 	int ncpus;
 	size_t cap;
 	uint64_t *cookies;
@@ -91,6 +93,7 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 		goto fail;
 	}
 	t->has_send_tp = !opts->no_send_tp && btf_has_tp(vmlinux, "tcp_sendmsg_locked");
+	t->has_destroy = btf__find_by_name_kind(vmlinux, "bpf_sock_destroy", BTF_KIND_FUNC) >= 0;
 
 	t->skel = sockreap_bpf__open();
 	if (!t->skel) {
@@ -107,6 +110,8 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
 	if (!t->has_send_tp)
 		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
+	if (!t->has_destroy)
+		bpf_program__set_autoload(t->skel->progs.sr_destroy, false);
 
 	ret = sockreap_bpf__load(t->skel);
 	if (ret) {
@@ -133,6 +138,15 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 		snprintf(err, errlen, "sockreap: cannot attach the iter/tcp sweep: %s", strerror(-ret));
 		goto fail;
 	}
+	if (t->has_destroy) {
+		t->destroy_link = bpf_program__attach_iter(t->skel->progs.sr_destroy, NULL);
+		if (!t->destroy_link) {
+			pr_warn("bpf_sock_destroy() is in the kernel but its iterator would not attach (%s): "
+				"no destroy fallback",
+				strerror(errno));
+			t->has_destroy = false;
+		}
+	}
 	t->ncpus = libbpf_num_possible_cpus();
 	t->percpu = calloc((size_t)(t->ncpus > 0 ? t->ncpus : 1), sizeof(uint64_t));
 	if (t->ncpus <= 0 || !t->percpu) {
@@ -154,6 +168,53 @@ bool tracker_has_send_tp(const struct tracker *t)
 	return t->has_send_tp;
 }
 
+bool tracker_has_destroy(const struct tracker *t)
+{
+	return t->has_destroy;
+}
+
+/* Walk the current namespace's sockets with the destroy program. */
+static int run_iter(struct bpf_link *link)
+{
+	char buf[64];
+	int fd = bpf_iter_create(bpf_link__fd(link));
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	/* The program prints nothing; reading drives the walk to its end. */
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	return r < 0 ? -errno : 0;
+}
+
+static int destroy_here(void *ctx)
+{
+	struct tracker *t = ctx;
+
+	return run_iter(t->destroy_link);
+}
+
+int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e, bool need_queue)
+{
+	struct sockreap_bpf__bss *bss = t->skel->bss;
+	int ret;
+
+	if (!t->has_destroy)
+		return -EOPNOTSUPP;
+	bss->destroy_cookie = cookie;
+	bss->destroy_expect_acked = e->bytes_acked;
+	bss->destroy_expect_state = e->state;
+	bss->destroy_need_queue = need_queue;
+	bss->destroy_result = DESTROY_NOT_FOUND;
+	ret = netns_run_in(e->netns_ino, destroy_here, t);
+	bss->destroy_cookie = 0;
+	if (ret < 0)
+		return ret;
+	return bss->destroy_result;
+}
+
 static int sweep_here(void *ctx)
 {
 	return tracker_sweep(ctx);
@@ -166,17 +227,7 @@ int tracker_sweep_all_netns(struct tracker *t)
 
 int tracker_sweep(struct tracker *t)
 {
-	char buf[64];
-	int fd = bpf_iter_create(bpf_link__fd(t->sweep_link));
-	ssize_t r;
-
-	if (fd < 0)
-		return -errno;
-	/* The program prints nothing; reading drives the walk to its end. */
-	while ((r = read(fd, buf, sizeof(buf))) > 0)
-		;
-	close(fd);
-	return r < 0 ? -errno : 0;
+	return run_iter(t->sweep_link);
 }
 
 static int grow(struct tracker *t, size_t want)
@@ -261,6 +312,7 @@ void tracker_close(struct tracker *t)
 	if (!t)
 		return;
 	bpf_link__destroy(t->sweep_link);
+	bpf_link__destroy(t->destroy_link);
 	sockreap_bpf__destroy(t->skel);
 	free(t->cookies);
 	free(t->socks);

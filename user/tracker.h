@@ -44,6 +44,22 @@ int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out);
 void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX]);
 /* Does the kernel have the tcp_sendmsg_locked tracepoint (owner at send time)? */
 bool tracker_has_send_tp(const struct tracker *t);
+/* Is the bpf_sock_destroy() kill fallback available (Linux 6.5+)? */
+bool tracker_has_destroy(const struct tracker *t);
+
+enum destroy_result {
+	DESTROY_NOT_FOUND = 0,
+	DESTROY_DONE = 1,
+	DESTROY_CHANGED = 2, /* the live socket no longer matches the verdict: untouched */
+};
+
+/*
+ * Destroy socket cookie from the kernel side, in its own network namespace,
+ * if it is still in expect_state (and, if need_queue, still has data queued
+ * with bytes_acked unchanged). enum destroy_result, or negative errno.
+ */
+int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e, bool need_queue);
+
 void tracker_close(struct tracker *t);
 
 #endif
