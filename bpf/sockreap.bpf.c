@@ -321,10 +321,13 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	} else {
 		e = bpf_map_lookup_elem(&sr_socks, &cookie);
 	}
-	if (e && e->state != newstate) {
+	if (!e)
+		return 0;
+	if (e->state != newstate) {
 		e->state = newstate;
 		e->state_since_ns = bpf_ktime_get_ns();
 	}
+	refresh_ino(e, sk);
 	return 0;
 }
 

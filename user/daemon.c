@@ -212,6 +212,13 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 		ep->retry_ns = 0; /* closed meanwhile: nothing left to do */
 		return;
 	}
+	/* An accepted socket that never sent nor received since has no inode
+	 * recorded yet; a sweep of its namespace reads it. */
+	if (!fresh.ino && tracker_sweep_netns(d->tracker, fresh.netns_ino) >= 0 &&
+	    tracker_lookup(d->tracker, cookie, &fresh)) {
+		ep->retry_ns = 0;
+		return;
+	}
 	now = now_ns();
 	fv = policy_verdict(&fresh, now, &d->pol);
 	if (fv.reason != v->reason) {

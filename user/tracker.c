@@ -220,6 +220,11 @@ static int sweep_here(void *ctx)
 	return tracker_sweep(ctx);
 }
 
+int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino)
+{
+	return netns_run_in(netns_ino, sweep_here, t);
+}
+
 int tracker_sweep_all_netns(struct tracker *t)
 {
 	return netns_for_each(sweep_here, t);

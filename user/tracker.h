@@ -36,6 +36,8 @@ struct tracker_snapshot {
 int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen);
 /* Walk the current netns's TCP sockets through iter/tcp, recording them. */
 int tracker_sweep(struct tracker *t);
+/* The same in one network namespace, by inode. */
+int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino);
 /* The same in every network namespace (--all-netns); returns how many, or negative errno. */
 int tracker_sweep_all_netns(struct tracker *t);
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap);

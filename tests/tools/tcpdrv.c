@@ -1,7 +1,8 @@
 /* tcpdrv.c - one end of a real TCP connection, driven by the integration tests.
  *
  *   tcpdrv server --port P --mode send|idle|reuse|forkexit|shared [--duration S] [--chunk B]
- *   tcpdrv client --host H --port P --mode read|trickle|idle [--rate B/s] [--duration S]
+ *   tcpdrv client --host H --port P --mode read|trickle|idle|close [--rate B/s] [--duration S]
+ *   common: --mode ping [--every S], --mode hold, --keepalive S (SO_KEEPALIVE every S s)
  *
  * Every run is bounded by --duration. The last line on stdout says how it
  * ended: "result=error errno=EPIPE elapsed=2.41 bytes=N" when a send or read
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +29,7 @@
 struct args {
 	const char *role, *mode, *host;
 	int port;
-	double duration, rate, reuse_after;
+	double duration, rate, reuse_after, every, keepalive;
 	size_t chunk;
 };
 
@@ -228,6 +230,42 @@ static int run_reuse(int lfd, int fd, const struct args *a, double deadline)
 	return 0;
 }
 
+/* ping: one byte every `every` seconds, like a server's application-level ping. */
+static int run_ping(int fd, double deadline, double every)
+{
+	unsigned long long bytes = 0;
+
+	while (mono() < deadline) {
+		if (send(fd, "p", 1, MSG_NOSIGNAL) != 1) {
+			finish("error", errno, bytes);
+			return 0;
+		}
+		bytes++;
+		usleep((useconds_t)(every * 1e6));
+	}
+	finish("timeout", 0, bytes);
+	return 0;
+}
+
+/*
+ * hold: never read or write, like an owner stuck behind a lock. At the
+ * deadline report the socket's TCP state; "state=7" (CLOSE) after the peer
+ * closed means it was reaped, 8 (CLOSE_WAIT) that it was left alone.
+ */
+static int run_hold(int fd, double deadline)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+
+	while (mono() < deadline)
+		usleep(50000);
+	memset(&ti, 0, sizeof(ti));
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+	printf("state=%u\n", ti.tcpi_state);
+	finish("timeout", 0, 0);
+	return 0;
+}
+
 /*
  * forkexit: the process that wedged the send forks and exits; the child
  * keeps the socket, blocked in recv(). The recorded sender is gone, so the
@@ -266,9 +304,11 @@ int main(int argc, char **argv)
 		{ "port", required_argument, 0, 'p' },	   { "host", required_argument, 0, 'H' },
 		{ "mode", required_argument, 0, 'm' },	   { "duration", required_argument, 0, 'd' },
 		{ "rate", required_argument, 0, 'r' },	   { "chunk", required_argument, 0, 'c' },
-		{ "reuse-after", required_argument, 0, 'u' }, { 0, 0, 0, 0 },
+		{ "reuse-after", required_argument, 0, 'u' }, { "every", required_argument, 0, 'e' },
+		{ "keepalive", required_argument, 0, 'k' },	   { 0, 0, 0, 0 },
 	};
-	struct args a = { .host = "127.0.0.1", .duration = 10, .chunk = 65536, .reuse_after = 1 };
+	struct args a = { .host = "127.0.0.1", .duration = 10, .chunk = 65536, .reuse_after = 1,
+			  .every = 0.5 };
 	double deadline;
 	int c, fd, lfd = -1;
 
@@ -287,6 +327,8 @@ int main(int argc, char **argv)
 		case 'r': a.rate = atof(optarg); break;
 		case 'c': a.chunk = (size_t)atol(optarg); break;
 		case 'u': a.reuse_after = atof(optarg); break;
+		case 'e': a.every = atof(optarg); break;
+		case 'k': a.keepalive = atof(optarg); break;
 		default: return 2;
 		}
 	}
@@ -308,6 +350,13 @@ int main(int argc, char **argv)
 	printf("connected fd=%d\n", fd);
 	fflush(stdout);
 	t_start = mono();
+	if (a.keepalive > 0) {
+		int one = 1, secs = (int)a.keepalive;
+
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
+	}
 	if (!strcmp(a.mode, "send"))
 		return run_send(fd, deadline, a.chunk);
 	if (!strcmp(a.mode, "read"))
@@ -316,6 +365,16 @@ int main(int argc, char **argv)
 		return run_read(fd, deadline, a.rate);
 	if (!strcmp(a.mode, "idle"))
 		return run_idle(fd, deadline);
+	if (!strcmp(a.mode, "ping"))
+		return run_ping(fd, deadline, a.every);
+	if (!strcmp(a.mode, "hold"))
+		return run_hold(fd, deadline);
+	if (!strcmp(a.mode, "close")) { /* close at once: the peer is left in CLOSE_WAIT */
+		usleep((useconds_t)(a.reuse_after * 1e6));
+		close(fd);
+		finish("closed", 0, 0);
+		return 0;
+	}
 	if (!strcmp(a.mode, "forkexit"))
 		return run_forked(fd, &a, deadline, true);
 	if (!strcmp(a.mode, "shared"))
