@@ -19,9 +19,13 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the daemon before load. */
 const volatile __u32 cfg_netns_ino = 0;	   /* 0 = sockets of every network namespace */
-const volatile bool cfg_port_include = false; /* sr_ports holds SR_PORT_INCLUDE entries */
-const volatile bool cfg_port_exclude = false; /* sr_ports holds SR_PORT_EXCLUDE entries */
-const volatile bool cfg_cgroups = false;      /* sr_cgroups lists the target cgroups */
+/* Target bitmasks (see SR_MAX_TARGETS): the defined targets, those that
+ * select any port, those that select any cgroup. The default: one target,
+ * everything. */
+const volatile __u32 cfg_targets = 1;
+const volatile __u32 cfg_any_port = 1;
+const volatile __u32 cfg_any_cgroup = 1;
+const volatile bool cfg_port_lookup = false; /* some target selects ports, or --exclude-port */
 /* The daemon's pid namespace when it is not the initial one (a sidecar):
  * owners are recorded as pids of that namespace, 0 if not visible there. */
 const volatile __u64 cfg_pidns_dev = 0;
@@ -34,19 +38,21 @@ struct {
 	__type(value, struct sr_sock);
 } sr_socks SEC(".maps");
 
-/* Indexed by local port: enum sr_port_rule bits. An array lookup is inlined. */
+/* Indexed by local port: the targets selecting it, | SR_PORT_EXCLUDED. An
+ * array lookup is inlined by the verifier. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u32);
 } sr_ports SEC(".maps");
 
+/* cgroup id -> the targets selecting it (and its descendants). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
+	__uint(max_entries, 256);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, __u32);
 } sr_cgroups SEC(".maps");
 
 struct {
@@ -82,45 +88,56 @@ static __always_inline bool in_netns(const struct sock *sk)
 	return true;
 }
 
-/* Is the socket's cgroup, or one of its ancestors, a target? */
-static __always_inline bool in_target_cgroup(const struct sock *sk)
+/* The targets selecting the socket's cgroup or one of its ancestors. */
+static __always_inline __u32 cgroup_targets(const struct sock *sk)
 {
 	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	__u32 mask = 0;
 	int level;
 
 	if (!cg)
-		return false;
+		return 0;
 	level = BPF_CORE_READ(cg, level);
 	for (int i = 0; i < SR_CGROUP_MAX_DEPTH; i++) {
 		struct cgroup *anc;
+		__u32 *m;
 		__u64 id;
 
 		if (i > level)
 			break;
 		anc = BPF_CORE_READ(cg, ancestors[i]);
 		id = BPF_CORE_READ(anc, kn, id);
-		if (bpf_map_lookup_elem(&sr_cgroups, &id))
-			return true;
+		m = bpf_map_lookup_elem(&sr_cgroups, &id);
+		if (m)
+			mask |= *m;
 	}
-	return false;
+	return mask;
 }
 
-/* Target filters, checked only when an entry would be created: a socket's
- * port and cgroup never change, so a tracked socket is in scope for good. */
-static __always_inline bool is_target(const struct sock *sk)
+/*
+ * The index of the first target selecting the socket, or -1. Checked only
+ * when an entry would be created: a socket's port and cgroup never change,
+ * so a tracked socket keeps its target for good.
+ */
+static __always_inline int match_target(const struct sock *sk)
 {
-	if (cfg_port_include || cfg_port_exclude) {
-		__u32 port = sk->__sk_common.skc_num;
-		__u8 *rule = bpf_map_lookup_elem(&sr_ports, &port);
+	__u32 m = cfg_targets;
 
-		if (cfg_port_include && !(rule && (*rule & SR_PORT_INCLUDE)))
-			return false;
-		if (cfg_port_exclude && rule && (*rule & SR_PORT_EXCLUDE))
-			return false;
+	if (cfg_port_lookup) {
+		__u32 port = sk->__sk_common.skc_num;
+		__u32 *pm = bpf_map_lookup_elem(&sr_ports, &port);
+		__u32 sel = pm ? *pm : 0;
+
+		if (sel & SR_PORT_EXCLUDED)
+			return -1;
+		m &= cfg_any_port | sel;
 	}
-	if (cfg_cgroups && !in_target_cgroup(sk))
-		return false;
-	return true;
+	if (m & ~cfg_any_cgroup)
+		m &= cfg_any_cgroup | cgroup_targets(sk);
+	for (int i = 0; i < SR_MAX_TARGETS; i++)
+		if (m & (1u << i))
+			return i;
+	return -1;
 }
 
 static __always_inline void fill_identity(struct sr_sock *e, const struct sock *sk)
@@ -159,12 +176,15 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 	struct sr_sock *e = bpf_map_lookup_elem(&sr_socks, &cookie);
 	struct sr_sock fresh = {};
 	long err;
+	int rule;
 
 	if (e)
 		return e;
-	if (!is_target(sk))
+	rule = match_target(sk);
+	if (rule < 0)
 		return NULL;
 	fill_identity(&fresh, sk);
+	fresh.rule = rule;
 	fresh.state = sk->__sk_common.skc_state;
 	fresh.flags = flags;
 	fresh.write_seq = tp->write_seq;

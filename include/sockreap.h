@@ -31,11 +31,14 @@ enum sr_sock_flag {
 	SR_F_OWNER_SEEN = 2, /* owner_tgid/comm come from a send in process context */
 };
 
-/* Values of the sr_ports map (key: local port, host byte order). */
-enum sr_port_rule {
-	SR_PORT_INCLUDE = 1,
-	SR_PORT_EXCLUDE = 2,
-};
+/*
+ * Targets: up to SR_MAX_TARGETS selectors (cgroups and/or local ports), each
+ * with its own rules. sr_ports[port] and sr_cgroups[id] hold a bitmask of the
+ * targets that select that port or cgroup; a socket belongs to the first
+ * (lowest-numbered) target that selects it, recorded in sr_sock.rule.
+ */
+#define SR_MAX_TARGETS 16
+#define SR_PORT_EXCLUDED (1u << 31) /* in sr_ports: --exclude-port, wins over every target */
 
 #define SR_CGROUP_MAX_DEPTH 32 /* ancestors examined for --cgroup */
 
@@ -75,6 +78,8 @@ struct sr_sock {
 	__u16 dport;		/* remote port, host byte order */
 	__u8 state;		/* enum sr_tcp_state */
 	__u8 flags;		/* enum sr_sock_flag */
+	__u8 rule;		/* index of the target whose rules apply */
+	__u8 pad[7];
 	char comm[SR_COMM_LEN];
 };
 

@@ -46,9 +46,19 @@ struct episode {
 	uint64_t retry_ns; /* 0 = settled: never act on this episode again */
 };
 
+/* One target's rules; sr_sock.rule indexes daemon.rules. */
+struct rule {
+	char name[32];
+	struct policy_config pol;
+	bool dry_run;
+};
+
 struct daemon {
 	const struct sr_config *cfg;
-	struct policy_config pol;
+	struct rule rules[SR_MAX_TARGETS];
+	size_t n_rules;
+	struct tracker_target targets[SR_MAX_TARGETS];
+	uint64_t cgroup_ids[SR_MAX_TARGETS][SR_MAX_CGROUPS];
 	struct tracker *tracker;
 	struct http_server *http;
 	struct sr_metrics metrics;
@@ -57,6 +67,11 @@ struct daemon {
 	uint64_t last_map_full;
 	bool sweep_every_scan;
 };
+
+static const struct rule *rule_of(const struct daemon *d, const struct sr_sock *e)
+{
+	return &d->rules[e->rule < d->n_rules ? e->rule : 0];
+}
 
 static uint64_t now_ns(void)
 {
@@ -125,13 +140,13 @@ static int cmp_episode(const void *a, const void *b)
 	return 0;
 }
 
-static void log_decision(const char *event, uint64_t cookie, const struct sr_sock *e,
-			 const struct policy_verdict *v, const struct reap_report *rep,
-			 enum reap_result res, const char *method)
+static void log_decision(const char *event, const char *target, uint64_t cookie,
+			 const struct sr_sock *e, const struct policy_verdict *v,
+			 const struct reap_report *rep, enum reap_result res, const char *method)
 {
 	char laddr[FORMAT_ADDR_LEN], raddr[FORMAT_ADDR_LEN], ck[24], pid[16], fd[16], q[16],
 		age[32], lim[32];
-	struct log_kv kv[16];
+	struct log_kv kv[18];
 	size_t n = 0;
 
 	format_addr(laddr, sizeof(laddr), e->family, e->saddr, e->sport);
@@ -140,6 +155,7 @@ static void log_decision(const char *event, uint64_t cookie, const struct sr_soc
 	snprintf(age, sizeof(age), "%.3f", (double)v->age_ns / NS_PER_S);
 	snprintf(lim, sizeof(lim), "%.3f", (double)v->limit_ns / NS_PER_S);
 	kv[n++] = (struct log_kv){ "reason", policy_reason_name(v->reason), false };
+	kv[n++] = (struct log_kv){ "target", target, false };
 	if (rep) {
 		snprintf(pid, sizeof(pid), "%d", rep->pid);
 		snprintf(fd, sizeof(fd), "%d", rep->fd);
@@ -177,7 +193,7 @@ static enum reap_result destroy(struct daemon *d, uint64_t cookie, const struct 
 {
 	int ret;
 
-	if (d->cfg->dry_run)
+	if (rule_of(d, e)->dry_run)
 		return REAP_DRY_RUN;
 	ret = tracker_destroy(d->tracker, cookie, e, v->reason == REASON_SEND_STALL);
 	switch (ret) {
@@ -203,6 +219,7 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 {
 	struct sr_sock fresh;
 	struct policy_verdict fv;
+	const struct rule *rule;
 	struct reap_report rep;
 	enum reap_result res;
 	const char *method;
@@ -220,7 +237,8 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 		return;
 	}
 	now = now_ns();
-	fv = policy_verdict(&fresh, now, &d->pol);
+	rule = rule_of(d, &fresh);
+	fv = policy_verdict(&fresh, now, &rule->pol);
 	if (fv.reason != v->reason) {
 		ep->retry_ns = 0; /* recovered; a new stall is a new episode */
 		return;
@@ -230,7 +248,7 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 		res = destroy(d, cookie, &fresh, &fv, &rep);
 		method = "destroy";
 	} else {
-		res = reaper_reap(cookie, &fresh, &fv, d->cfg->dry_run, &rep);
+		res = reaper_reap(cookie, &fresh, &fv, rule->dry_run, &rep);
 		method = "shutdown";
 		if (res == REAP_NO_OWNER && d->cfg->kill_method == KILL_AUTO &&
 		    tracker_has_destroy(d->tracker)) {
@@ -245,7 +263,7 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 	if (res == REAP_OK)
 		hist_observe(&d->metrics.reap_latency_seconds,
 			     (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);
-	log_decision("reap", cookie, &fresh, &fv, &rep, res, method);
+	log_decision("reap", rule->name, cookie, &fresh, &fv, &rep, res, method);
 	/* Settled unless it is worth trying again after another grace. */
 	ep->retry_ns = (res == REAP_NO_OWNER || res == REAP_ERROR || res == REAP_RESUMED)
 			       ? now + fv.limit_ns
@@ -319,7 +337,7 @@ static void scan(struct daemon *d)
 	d->metrics.sockets_tracked = snap.n;
 	for (size_t i = 0; i < snap.n; i++) {
 		const struct sr_sock *e = &snap.socks[i];
-		struct policy_verdict v = policy_verdict(e, t0, &d->pol);
+		struct policy_verdict v = policy_verdict(e, t0, &rule_of(d, e)->pol);
 		struct episode key = { snap.cookies[i], v.onset_ns, 0 }, *old, *ep;
 
 		if (e->state < SR_TCP_STATE_MAX)
@@ -339,7 +357,7 @@ static void scan(struct daemon *d)
 			*ep = key;
 			ep->retry_ns = t0; /* due now */
 			d->metrics.stalls[v.reason]++;
-			log_decision("stall", key.cookie, e, &v, NULL, 0, NULL);
+			log_decision("stall", rule_of(d, e)->name, key.cookie, e, &v, NULL, 0, NULL);
 		}
 		if (ep->retry_ns && ep->retry_ns <= t0)
 			act(d, key.cookie, &v, ep);
@@ -365,6 +383,66 @@ observe:
 	}
 	hist_observe(&d->metrics.scan_seconds, (double)(now_ns() - t0) / NS_PER_S);
 	publish_metrics(d);
+}
+
+/* Add one target: its selector for BPF and its rules for the policy. */
+static int add_rule(struct daemon *d, const char *name, const struct policy_config *pol,
+		    bool dry_run, const char *const *cgroups, size_t n_cgroups,
+		    const struct sr_port_range *ports, size_t n_ports, char *err, size_t errlen)
+{
+	size_t i = d->n_rules;
+	struct rule *r = &d->rules[i];
+
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->pol = *pol;
+	r->dry_run = dry_run;
+	for (size_t c = 0; c < n_cgroups; c++)
+		if (cgroup_resolve(cgroups[c], &d->cgroup_ids[i][c], err, errlen))
+			return -ENOENT;
+	d->targets[i] = (struct tracker_target){ d->cgroup_ids[i], n_cgroups, ports, n_ports };
+	d->n_rules++;
+	return 0;
+}
+
+/*
+ * The --target list in order (first match wins), then the plain flags'
+ * target: alone when there is no --target, last when --cgroup or --port
+ * are given beside --target. A target's unset rules come from the plain flags;
+ * --dry-run covers every target.
+ */
+static int build_rules(struct daemon *d, char *err, size_t errlen)
+{
+	const struct sr_config *cfg = d->cfg;
+	struct policy_config plain = {
+		(uint64_t)(cfg->stall_grace_s * NS_PER_S),
+		(uint64_t)(cfg->idle_timeout_s * NS_PER_S),
+	};
+	const char *paths[SR_MAX_CGROUPS];
+
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		const struct sr_target *t = &cfg->targets[i];
+		struct policy_config pol = plain;
+		char name[32];
+
+		if (t->has_stall_grace)
+			pol.stall_grace_ns = (uint64_t)(t->stall_grace_s * NS_PER_S);
+		if (t->has_idle_timeout)
+			pol.idle_timeout_ns = (uint64_t)(t->idle_timeout_s * NS_PER_S);
+		snprintf(name, sizeof(name), "%s", t->name);
+		if (!name[0])
+			snprintf(name, sizeof(name), "target%zu", i + 1);
+		for (size_t c = 0; c < t->n_cgroups; c++)
+			paths[c] = t->cgroups[c];
+		if (add_rule(d, name, &pol, cfg->dry_run || (t->has_dry_run && t->dry_run), paths,
+			     t->n_cgroups, t->ports, t->n_ports, err, errlen))
+			return -ENOENT;
+	}
+	if (cfg->n_targets && !cfg->n_cgroups && !cfg->n_ports)
+		return 0;
+	for (size_t c = 0; c < cfg->n_cgroups; c++)
+		paths[c] = cfg->cgroups[c];
+	return add_rule(d, "default", &plain, cfg->dry_run, paths, cfg->n_cgroups, cfg->ports,
+			cfg->n_ports, err, errlen);
 }
 
 /* PROC_PID_INIT_INO: the inode of the initial pid namespace, fixed by the kernel. */
@@ -405,25 +483,18 @@ int daemon_run(const struct sr_config *cfg)
 	struct utsname uts;
 	struct timespec wall;
 	sigset_t block, orig;
-	uint64_t cgroup_ids[SR_MAX_CGROUPS];
 	char err[8400], ns[16], grace[32], interval[32];
 	uint64_t next;
 	int ret, status = 2;
 
 	libbpf_set_print(libbpf_print);
-	d.pol.stall_grace_ns = (uint64_t)(cfg->stall_grace_s * NS_PER_S);
-	d.pol.idle_timeout_ns = (uint64_t)(cfg->idle_timeout_s * NS_PER_S);
-	for (size_t i = 0; i < cfg->n_cgroups; i++) {
-		if (cgroup_resolve(cfg->cgroups[i], &cgroup_ids[i], err, sizeof(err))) {
-			fprintf(stderr, "%s\n", err);
-			return 2;
-		}
+	if (build_rules(&d, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
 	}
 	own_pidns(&topts);
-	topts.cgroup_ids = cgroup_ids;
-	topts.n_cgroups = cfg->n_cgroups;
-	topts.ports = cfg->ports;
-	topts.n_ports = cfg->n_ports;
+	topts.targets = d.targets;
+	topts.n_targets = d.n_rules;
 	topts.exclude_ports = cfg->exclude_ports;
 	topts.n_exclude_ports = cfg->n_exclude_ports;
 	if (check_privilege(cfg, err, sizeof(err)) ||

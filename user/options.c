@@ -22,6 +22,7 @@ enum opt_kind {
 	K_LOGFMT,
 	K_SENDPATH,
 	K_KILL,
+	K_TARGET,	/* repeatable; ';'-separated in env */
 	K_COUNT,
 };
 
@@ -49,6 +50,7 @@ static const struct opt_spec specs[] = {
 	{ "log-format", K_LOGFMT, OFF(log_format), 0, 0 },
 	{ "send-path", K_SENDPATH, OFF(send_path), 0, 0 },
 	{ "kill-method", K_KILL, OFF(kill_method), 0, 0 },
+	{ "target", K_TARGET, OFF(n_targets), 0, 0 },
 	{ "map-capacity", K_COUNT, OFF(map_capacity), 64, 16 * 1024 * 1024 },
 };
 
@@ -67,6 +69,10 @@ static const char usage[] =
 	"  --cgroup PATH            only sockets of this cgroup v2 directory and its descendants; repeatable\n"
 	"  --port N|LO-HI           only sockets with this local port; repeatable\n"
 	"  --exclude-port N|LO-HI   never sockets with this local port; repeatable\n"
+	"  --target SPEC            a target with its own rules, e.g.\n"
+	"                           'name=ws,cgroup=/kubepods/podX,port=8765,stall-grace=30,idle-timeout=90';\n"
+	"                           keys: name cgroup port stall-grace idle-timeout dry-run; repeatable,\n"
+	"                           first match wins; the plain flags give the defaults\n"
 	"  --dry-run                detect, log and count, but never reap\n"
 	"  --metrics-addr HOST:PORT Prometheus endpoint (default 127.0.0.1:9750); \"off\" disables\n"
 	"  --metrics-file PATH      also write the exposition atomically each scan\n"
@@ -157,6 +163,69 @@ int options_parse_port_range(const char *s, struct sr_port_range *out)
 		return -EINVAL;
 	out->lo = (uint16_t)a;
 	out->hi = (uint16_t)b;
+	return 0;
+}
+
+int options_parse_target(const char *spec, struct sr_target *t, char *err, size_t errlen)
+{
+	const char *p = spec;
+
+	memset(t, 0, sizeof(*t));
+	if (!*spec) {
+		snprintf(err, errlen, "an empty target: give key=value pairs, e.g. port=8765,stall-grace=30");
+		return -EINVAL;
+	}
+	while (*p) {
+		char item[SR_TARGET_PATH + 32], *val;
+		size_t l = strcspn(p, ",");
+		int bad_val = 0;
+
+		if (l >= sizeof(item)) {
+			snprintf(err, errlen, "an item of the target is too long");
+			return -EINVAL;
+		}
+		memcpy(item, p, l);
+		item[l] = '\0';
+		p += l + (p[l] == ',');
+		val = strchr(item, '=');
+		if (!val) {
+			snprintf(err, errlen, "'%s' is not key=value", item);
+			return -EINVAL;
+		}
+		*val++ = '\0';
+		if (!strcmp(item, "name")) {
+			bad_val = !*val || strlen(val) >= sizeof(t->name);
+			if (!bad_val)
+				snprintf(t->name, sizeof(t->name), "%s", val);
+		} else if (!strcmp(item, "cgroup")) {
+			bad_val = !*val || strlen(val) >= SR_TARGET_PATH || t->n_cgroups == SR_TARGET_CGROUPS;
+			if (!bad_val)
+				snprintf(t->cgroups[t->n_cgroups++], SR_TARGET_PATH, "%s", val);
+		} else if (!strcmp(item, "port")) {
+			bad_val = t->n_ports == SR_TARGET_PORTS ||
+				  options_parse_port_range(val, &t->ports[t->n_ports]);
+			if (!bad_val)
+				t->n_ports++;
+		} else if (!strcmp(item, "stall-grace")) {
+			bad_val = parse_double(val, 0.001, 86400.0 * 365, &t->stall_grace_s) != 0;
+			t->has_stall_grace = true;
+		} else if (!strcmp(item, "idle-timeout")) {
+			bad_val = parse_double(val, 0, 86400.0 * 365, &t->idle_timeout_s) != 0;
+			t->has_idle_timeout = true;
+		} else if (!strcmp(item, "dry-run")) {
+			bad_val = parse_bool(val, &t->dry_run) != 0;
+			t->has_dry_run = true;
+		} else {
+			snprintf(err, errlen,
+				 "unknown key '%s': use name, cgroup, port, stall-grace, idle-timeout, dry-run",
+				 item);
+			return -EINVAL;
+		}
+		if (bad_val) {
+			snprintf(err, errlen, "bad value '%s' for key '%s'", val, item);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -300,6 +369,16 @@ static int apply(struct sr_config *cfg, const struct opt_spec *sp, const char *v
 		else
 			return bad(err, errlen, sp->name, from_env, val, "use auto, tracepoint or sweep");
 		return 0;
+	case K_TARGET: {
+		char msg[512];
+
+		if (cfg->n_targets == SR_MAX_TARGETS - 1)
+			return bad(err, errlen, sp->name, from_env, val, "at most 15 targets can be given");
+		if (options_parse_target(val, &cfg->targets[cfg->n_targets], msg, sizeof(msg)))
+			return bad(err, errlen, sp->name, from_env, val, msg);
+		cfg->n_targets++;
+		return 0;
+	}
 	case K_KILL:
 		if (!strcmp(val, "auto"))
 			cfg->kill_method = KILL_AUTO;
@@ -330,11 +409,13 @@ static int apply_env(struct sr_config *cfg, const struct opt_spec *sp, const cha
 	char item[SR_PATH_MAX];
 	const char *p = val;
 
-	if (sp->kind != K_PORTS && sp->kind != K_CGROUP)
+	const char *sep = sp->kind == K_TARGET ? ";" : ",";
+
+	if (sp->kind != K_PORTS && sp->kind != K_CGROUP && sp->kind != K_TARGET)
 		return apply(cfg, sp, val, true, err, errlen);
-	/* Repeatable: a comma-separated list. */
+	/* Repeatable: a list, ',' separated (';' for targets, which use ','). */
 	while (*p) {
-		size_t l = strcspn(p, ",");
+		size_t l = strcspn(p, sep);
 
 		if (l >= sizeof(item))
 			return bad(err, errlen, sp->name, true, val, "an item is too long");
@@ -342,7 +423,7 @@ static int apply_env(struct sr_config *cfg, const struct opt_spec *sp, const cha
 		item[l] = '\0';
 		if (l && apply(cfg, sp, item, true, err, errlen))
 			return -EINVAL;
-		p += l + (p[l] == ',');
+		p += l + (p[l] != '\0');
 	}
 	return 0;
 }
@@ -430,6 +511,8 @@ int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *con
 				*(size_t *)((char *)cfg + sp->off) = 0;
 			if (sp->kind == K_CGROUP)
 				cfg->n_cgroups = 0;
+			if (sp->kind == K_TARGET)
+				cfg->n_targets = 0;
 		}
 		if (apply(cfg, sp, val, false, err, errlen))
 			return -EINVAL;

@@ -5,8 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
 
 #include "log.h"
+#include "sockreap.h"
 
 #define SR_MAX_PORTS 64
 #define SR_MAX_CGROUPS 64
@@ -35,6 +37,23 @@ struct sr_port_range {
 	uint16_t lo, hi; /* inclusive */
 };
 
+#define SR_TARGET_CGROUPS 4
+#define SR_TARGET_PORTS 8
+#define SR_TARGET_PATH 512
+
+/* One --target: a selector (cgroups and/or local ports) and its own rules. */
+struct sr_target {
+	char name[32];
+	size_t n_cgroups;
+	char cgroups[SR_TARGET_CGROUPS][SR_TARGET_PATH];
+	size_t n_ports;
+	struct sr_port_range ports[SR_TARGET_PORTS];
+	bool has_stall_grace, has_idle_timeout, has_dry_run;
+	double stall_grace_s;
+	double idle_timeout_s;
+	bool dry_run;
+};
+
 struct sr_config {
 	enum sr_mode mode;
 	double stall_grace_s;	/* --stall-grace */
@@ -56,6 +75,8 @@ struct sr_config {
 	struct sr_port_range exclude_ports[SR_MAX_PORTS];
 	size_t n_cgroups;
 	char cgroups[SR_MAX_CGROUPS][SR_PATH_MAX];
+	size_t n_targets;	/* --target, first match wins; the plain flags are the defaults */
+	struct sr_target targets[SR_MAX_TARGETS - 1];
 };
 
 #define SR_DEFAULT_STALL_GRACE_S 30.0
@@ -75,6 +96,13 @@ int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *con
 
 /* Parse "N" or "LO-HI" (1..65535, LO <= HI). 0 or -EINVAL. */
 int options_parse_port_range(const char *s, struct sr_port_range *out);
+
+/*
+ * Parse a --target spec: comma-separated key=value with keys name, cgroup,
+ * port (N or LO-HI; cgroup and port may repeat), stall-grace, idle-timeout,
+ * dry-run. Strict: unknown keys and bad values are errors naming the key.
+ */
+int options_parse_target(const char *spec, struct sr_target *t, char *err, size_t errlen);
 
 /* Split "HOST:PORT" ("[v6]:PORT" too) into host and port. 0 or -EINVAL. */
 int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);

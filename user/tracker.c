@@ -30,11 +30,11 @@ struct tracker {
 	uint64_t *percpu; /* ncpus values for one counter */
 };
 
-static int set_port_rules(int fd, const struct sr_port_range *r, size_t n, __u8 bit)
+static int or_port_mask(int fd, const struct sr_port_range *r, size_t n, __u32 bit)
 {
 	for (size_t i = 0; i < n; i++) {
 		for (__u32 p = r[i].lo; p <= r[i].hi; p++) {
-			__u8 v = 0;
+			__u32 v = 0;
 
 			bpf_map_lookup_elem(fd, &p, &v);
 			v |= bit;
@@ -48,16 +48,41 @@ static int set_port_rules(int fd, const struct sr_port_range *r, size_t n, __u8 
 static int set_filters(struct tracker *t, const struct tracker_opts *o)
 {
 	int pfd = bpf_map__fd(t->skel->maps.sr_ports), cfd = bpf_map__fd(t->skel->maps.sr_cgroups);
-	__u8 one = 1;
-	int ret;
+	int ret = or_port_mask(pfd, o->exclude_ports, o->n_exclude_ports, SR_PORT_EXCLUDED);
 
-	ret = set_port_rules(pfd, o->ports, o->n_ports, SR_PORT_INCLUDE);
-	if (!ret)
-		ret = set_port_rules(pfd, o->exclude_ports, o->n_exclude_ports, SR_PORT_EXCLUDE);
-	for (size_t i = 0; !ret && i < o->n_cgroups; i++)
-		if (bpf_map_update_elem(cfd, &o->cgroup_ids[i], &one, BPF_ANY))
-			ret = -errno;
+	for (size_t i = 0; !ret && i < o->n_targets; i++) {
+		const struct tracker_target *tg = &o->targets[i];
+
+		ret = or_port_mask(pfd, tg->ports, tg->n_ports, 1u << i);
+		for (size_t c = 0; !ret && c < tg->n_cgroups; c++) {
+			__u32 v = 0;
+
+			bpf_map_lookup_elem(cfd, &tg->cgroup_ids[c], &v);
+			v |= 1u << i;
+			if (bpf_map_update_elem(cfd, &tg->cgroup_ids[c], &v, BPF_ANY))
+				ret = -errno;
+		}
+	}
 	return ret;
+}
+
+static void set_target_rodata(struct sockreap_bpf *skel, const struct tracker_opts *o)
+{
+	__u32 any_port = 0, any_cgroup = 0;
+	bool port_lookup = o->n_exclude_ports > 0;
+
+	for (size_t i = 0; i < o->n_targets; i++) {
+		if (!o->targets[i].n_ports)
+			any_port |= 1u << i;
+		else
+			port_lookup = true;
+		if (!o->targets[i].n_cgroups)
+			any_cgroup |= 1u << i;
+	}
+	skel->rodata->cfg_targets = (__u32)((1ull << o->n_targets) - 1);
+	skel->rodata->cfg_any_port = any_port;
+	skel->rodata->cfg_any_cgroup = any_cgroup;
+	skel->rodata->cfg_port_lookup = port_lookup;
 }
 
 static bool btf_has_tp(const struct btf *btf, const char *tp)
@@ -102,9 +127,7 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 		goto fail;
 	}
 	t->skel->rodata->cfg_netns_ino = opts->netns_ino;
-	t->skel->rodata->cfg_port_include = opts->n_ports > 0;
-	t->skel->rodata->cfg_port_exclude = opts->n_exclude_ports > 0;
-	t->skel->rodata->cfg_cgroups = opts->n_cgroups > 0;
+	set_target_rodata(t->skel, opts);
 	t->skel->rodata->cfg_pidns_dev = opts->pidns_dev;
 	t->skel->rodata->cfg_pidns_ino = opts->pidns_ino;
 	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);

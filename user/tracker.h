@@ -13,12 +13,20 @@ struct tracker;
 
 struct sr_port_range;
 
+/* A target's selector: no cgroups = any cgroup, no ports = any port. */
+struct tracker_target {
+	const uint64_t *cgroup_ids; /* descendants included */
+	size_t n_cgroups;
+	const struct sr_port_range *ports;
+	size_t n_ports;
+};
+
 struct tracker_opts {
 	uint32_t netns_ino;	/* 0 = every network namespace */
-	const struct sr_port_range *ports, *exclude_ports; /* local port filters */
-	size_t n_ports, n_exclude_ports;
-	const uint64_t *cgroup_ids; /* targets, descendants included */
-	size_t n_cgroups;
+	const struct tracker_target *targets; /* first match wins; at most SR_MAX_TARGETS */
+	size_t n_targets;
+	const struct sr_port_range *exclude_ports;
+	size_t n_exclude_ports;
 	uint32_t map_capacity;
 	bool verbose;
 	bool no_send_tp;
