@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "sockreap.h"
+#include "sr_match.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -121,23 +122,19 @@ static __always_inline __u32 cgroup_targets(const struct sock *sk)
  */
 static __always_inline int match_target(const struct sock *sk)
 {
-	__u32 m = cfg_targets;
+	__u32 port_sel = 0, cgroup_sel = 0;
 
 	if (cfg_port_lookup) {
 		__u32 port = sk->__sk_common.skc_num;
 		__u32 *pm = bpf_map_lookup_elem(&sr_ports, &port);
-		__u32 sel = pm ? *pm : 0;
 
-		if (sel & SR_PORT_EXCLUDED)
-			return -1;
-		m &= cfg_any_port | sel;
+		if (pm)
+			port_sel = *pm;
 	}
-	if (m & ~cfg_any_cgroup)
-		m &= cfg_any_cgroup | cgroup_targets(sk);
-	for (int i = 0; i < SR_MAX_TARGETS; i++)
-		if (m & (1u << i))
-			return i;
-	return -1;
+	/* The ancestor walk only when some target selects by cgroup. */
+	if (cfg_targets & ~cfg_any_cgroup)
+		cgroup_sel = cgroup_targets(sk);
+	return sr_match_target(cfg_targets, cfg_any_port, port_sel, cfg_any_cgroup, cgroup_sel);
 }
 
 static __always_inline void fill_identity(struct sr_sock *e, const struct sock *sk)
