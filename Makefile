@@ -27,8 +27,9 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -Ibpf $(if $(MULTI),-I/usr/include/$(MULTI))
 
 # Modules the unit tests link (pure but for cgroup.c's path lookup); also in the daemon.
-PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c user/cgroup.c
-SYS_SRCS  := user/netns.c user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
+PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c user/cgroup.c \
+	     user/listing.c
+SYS_SRCS  := user/control.c user/netns.c user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
 MAIN_SRC  := user/main.c
 
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
@@ -46,7 +47,7 @@ all: $(BUILD)/sockreap $(TOOLS)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
 	    libmicrohttpd-dev pkg-config make gcc iproute2 nftables util-linux \
-	    libcap2-bin procps
+	    libcap2-bin procps bc curl python3 prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \

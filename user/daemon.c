@@ -22,8 +22,10 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "control.h"
 #include "format.h"
 #include "http.h"
+#include "listing.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -65,6 +67,7 @@ struct daemon {
 	struct episode *eps, *next_eps;
 	size_t n_eps, cap_eps;
 	uint64_t last_map_full;
+	int control_fd;
 	bool sweep_every_scan;
 };
 
@@ -459,6 +462,52 @@ static void own_pidns(struct tracker_opts *o)
 	o->pidns_ino = st.st_ino;
 }
 
+/* Answer one `sockreap list` from a fresh read of the map. */
+static void serve_list(struct daemon *d)
+{
+	struct tracker_snapshot snap;
+	struct list_row *rows = NULL;
+	char req[SR_CONTROL_REQ_MAX], *body = NULL;
+	size_t len = 0;
+	uint64_t now;
+	FILE *f;
+	int c = control_accept(d->control_fd, req, sizeof(req));
+
+	if (c < 0)
+		return;
+	f = open_memstream(&body, &len);
+	if (!f)
+		goto out;
+	if (strcmp(req, "list") && strcmp(req, "list json")) {
+		fprintf(f, "sockreap: unknown request\n");
+	} else if (tracker_read(d->tracker, &snap)) {
+		fprintf(f, "sockreap: cannot read the socket map\n");
+	} else if (snap.n && !(rows = calloc(snap.n, sizeof(*rows)))) {
+		fprintf(f, "sockreap: out of memory\n");
+	} else {
+		now = now_ns();
+		for (size_t i = 0; i < snap.n; i++) {
+			const struct rule *r = rule_of(d, &snap.socks[i]);
+
+			rows[i] = (struct list_row){ snap.cookies[i], &snap.socks[i],
+						     policy_verdict(&snap.socks[i], now, &r->pol), r->name };
+		}
+		listing_render(f, rows, snap.n, now, !strcmp(req, "list json"));
+	}
+	if (fclose(f) == 0)
+		for (size_t off = 0; off < len;) { /* bounded by SO_SNDTIMEO */
+			ssize_t w = write(c, body + off, len - off);
+
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+out:
+	free(rows);
+	free(body);
+	close(c);
+}
+
 static int own_netns(uint32_t *ino, char *err, size_t errlen)
 {
 	struct stat st;
@@ -475,7 +524,7 @@ static int own_netns(uint32_t *ino, char *err, size_t errlen)
 
 int daemon_run(const struct sr_config *cfg)
 {
-	struct daemon d = { .cfg = cfg };
+	struct daemon d = { .cfg = cfg, .control_fd = -1 };
 	struct tracker_opts topts = { .map_capacity = cfg->map_capacity,
 				      .verbose = cfg->verbose,
 				      .no_send_tp = cfg->send_path == SEND_PATH_SWEEP };
@@ -518,6 +567,11 @@ int daemon_run(const struct sr_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (cfg->metrics_addr[0] && (ret = http_start(&d.http, cfg->metrics_addr, err, sizeof(err)))) {
+		fprintf(stderr, "%s\n", err);
+		goto cleanup;
+	}
+	if (cfg->control_socket[0] &&
+	    (d.control_fd = control_listen(cfg->control_socket, err, sizeof(err))) < 0) {
 		fprintf(stderr, "%s\n", err);
 		goto cleanup;
 	}
@@ -572,8 +626,10 @@ int daemon_run(const struct sr_config *cfg)
 		while (!g_stop && (now = now_ns()) < next) {
 			struct timespec ts = { (time_t)((next - now) / NS_PER_S),
 					       (long)((next - now) % NS_PER_S) };
+			struct pollfd pfd = { d.control_fd, POLLIN, 0 };
 
-			ppoll(NULL, 0, &ts, &orig);
+			if (ppoll(&pfd, d.control_fd >= 0, &ts, &orig) > 0)
+				serve_list(&d);
 		}
 	}
 	log_event("stop", NULL, 0);
@@ -581,6 +637,7 @@ int daemon_run(const struct sr_config *cfg)
 cleanup:
 	tracker_close(d.tracker);
 	http_stop(d.http);
+	control_close(d.control_fd, cfg->control_socket);
 	free(d.eps);
 	free(d.next_eps);
 	sigprocmask(SIG_SETMASK, &orig, NULL);

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,22 @@ size_t log_format_line(char *buf, size_t len, enum log_format fmt,
 	if (len)
 		buf[o.pos < len ? o.pos : len - 1] = '\0';
 	return o.pos;
+}
+
+void log_fput_json_string(FILE *f, const char *s)
+{
+	size_t n = strlen(s), len = 6 * n + 3;
+	char small[256], *buf = len <= sizeof(small) ? small : malloc(len);
+	struct out o = { buf, len, 0 };
+
+	if (!buf)
+		return;
+	put_c(&o, '"');
+	put_escaped(&o, s, true);
+	put_c(&o, '"');
+	fwrite(buf, 1, o.pos, f);
+	if (buf != small)
+		free(buf);
 }
 
 void log_setup(enum log_format fmt, enum log_level max_level)

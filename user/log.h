@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum log_format {
 	LOG_LOGFMT = 0,
@@ -32,6 +33,9 @@ struct log_kv {
  */
 size_t log_format_line(char *buf, size_t len, enum log_format fmt,
 		       const struct log_kv *kvs, size_t n);
+
+/* Write s to f as a JSON string literal, quotes included, escaped as in log lines. */
+void log_fput_json_string(FILE *f, const char *s);
 
 void log_setup(enum log_format fmt, enum log_level max_level);
 /* Write one event line; kvs are appended after event=NAME. */

@@ -10,6 +10,7 @@
 
 #include <linux/types.h>
 
+#include "control.h"
 #include "sockreap.h"
 
 enum opt_kind {
@@ -19,6 +20,7 @@ enum opt_kind {
 	K_CGROUP,	/* repeatable */
 	K_ADDR,
 	K_PATH,
+	K_SOCKPATH,	/* a Unix socket path, or off */
 	K_LOGFMT,
 	K_SENDPATH,
 	K_KILL,
@@ -47,6 +49,7 @@ static const struct opt_spec specs[] = {
 	{ "exclude-port", K_PORTS, OFF(n_exclude_ports), 0, 0 },
 	{ "metrics-addr", K_ADDR, OFF(metrics_addr), 0, 0 },
 	{ "metrics-file", K_PATH, OFF(metrics_file), 0, 0 },
+	{ "control-socket", K_SOCKPATH, OFF(control_socket), 0, 0 },
 	{ "log-format", K_LOGFMT, OFF(log_format), 0, 0 },
 	{ "send-path", K_SENDPATH, OFF(send_path), 0, 0 },
 	{ "kill-method", K_KILL, OFF(kill_method), 0, 0 },
@@ -76,6 +79,8 @@ static const char usage[] =
 	"  --dry-run                detect, log and count, but never reap\n"
 	"  --metrics-addr HOST:PORT Prometheus endpoint (default 127.0.0.1:9750); \"off\" disables\n"
 	"  --metrics-file PATH      also write the exposition atomically each scan\n"
+	"  --control-socket PATH    where `sockreap list` reaches the daemon\n"
+	"                           (default /run/sockreap/control.sock); off disables\n"
 	"  --log-format logfmt|json one line per event on stderr (default logfmt)\n"
 	"  --send-path auto|tracepoint|sweep  how queued data is noticed: the tcp_sendmsg_locked\n"
 	"                           tracepoint (Linux 6.16+), or a socket sweep every scan (default auto)\n"
@@ -99,6 +104,7 @@ void options_defaults(struct sr_config *cfg)
 	cfg->log_format = LOG_LOGFMT;
 	cfg->map_capacity = SR_DEFAULT_MAP_CAPACITY;
 	snprintf(cfg->metrics_addr, sizeof(cfg->metrics_addr), "%s", SR_DEFAULT_METRICS_ADDR);
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s", SR_DEFAULT_CONTROL_SOCKET);
 }
 
 static int parse_double(const char *s, double min, double max, double *out)
@@ -351,6 +357,16 @@ static int apply(struct sr_config *cfg, const struct opt_spec *sp, const char *v
 			return bad(err, errlen, sp->name, from_env, val, "give a file path");
 		snprintf(base + sp->off, SR_PATH_MAX, "%s", val);
 		return 0;
+	case K_SOCKPATH:
+		if (!strcmp(val, "off")) {
+			cfg->control_socket[0] = '\0';
+			return 0;
+		}
+		if (!*val || strlen(val) >= sizeof(cfg->control_socket))
+			return bad(err, errlen, sp->name, from_env, val,
+				   "give a Unix socket path of at most 107 bytes, or off");
+		snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s", val);
+		return 0;
 	case K_LOGFMT:
 		if (!strcmp(val, "logfmt"))
 			cfg->log_format = LOG_LOGFMT;
@@ -459,9 +475,13 @@ int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *con
 		for (i = 2; i < argc; i++) {
 			if (!strcmp(argv[i], "--json")) {
 				cfg->list_json = true;
+			} else if (!strcmp(argv[i], "--control-socket") && i + 1 < argc) {
+				if (apply(cfg, find_spec("control-socket", 14), argv[++i], false, err, errlen))
+					return -EINVAL;
 			} else {
 				snprintf(err, errlen,
-					 "sockreap: unknown argument '%s' to list: use 'sockreap list [--json]'",
+					 "sockreap: unknown argument '%s' to list: use 'sockreap list [--json] "
+					 "[--control-socket PATH]'",
 					 argv[i]);
 				return -EINVAL;
 			}

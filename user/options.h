@@ -69,6 +69,7 @@ struct sr_config {
 	uint32_t map_capacity;
 	char metrics_addr[256]; /* "" = off */
 	char metrics_file[SR_PATH_MAX];
+	char control_socket[108];	/* "" = off */
 	size_t n_ports;		/* --port: local ports to target */
 	struct sr_port_range ports[SR_MAX_PORTS];
 	size_t n_exclude_ports;	/* --exclude-port: local ports never touched */

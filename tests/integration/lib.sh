@@ -84,7 +84,8 @@ wait_for() {
 DAEMON_ENV=()
 start_daemon() {
 	local ns=$1 name=$2; shift 2
-	bg_ns "$name" "$ns" env "${DAEMON_ENV[@]}" "$SOCKREAP" --metrics-addr off "$@"
+	bg_ns "$name" "$ns" env "${DAEMON_ENV[@]}" "$SOCKREAP" --metrics-addr off \
+		--control-socket "$TMP/$name.sock" "$@"
 	DAEMON_PID=$BG_PID
 	if ! wait_for "$TMP/$name.out" 'event.{0,3}[=:].{0,1}ready' 15; then
 		echo "FAIL: daemon $name did not get ready:"; sed 's/^/    /' "$TMP/$name.out"

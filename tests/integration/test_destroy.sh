@@ -32,7 +32,7 @@ stop_daemon "$DAEMON_PID"
 
 echo "-- auto, owner unreachable (outside the daemon's pid namespace)"
 bg_ns auto "$NS" unshare --pid --fork --mount-proc --kill-child=TERM \
-	"$SOCKREAP" --metrics-addr off --stall-grace 1.5 --interval 0.5
+	"$SOCKREAP" --metrics-addr off --control-socket off --stall-grace 1.5 --interval 0.5
 AUTO_PID=$BG_PID
 wait_for "$TMP/auto.out" 'event=ready' 15 || fail "daemon did not start: $(cat "$TMP/auto.out")"
 frozen auto 5702

@@ -14,7 +14,7 @@ new_netns NS owner
 echo "-- daemon in a child pid namespace"
 bg_ns pidns "$NS" unshare --pid --fork --mount-proc --kill-child=TERM bash -c \
 	'"$1" server --port 5601 --mode send --duration '$DUR' > "$2/pidns-server.out" 2>&1 &
-	 exec "$3" --metrics-addr off --stall-grace 1.5 --interval 0.5' _ "$TCPDRV" "$TMP" "$SOCKREAP"
+	 exec "$3" --metrics-addr off --control-socket off --stall-grace 1.5 --interval 0.5' _ "$TCPDRV" "$TMP" "$SOCKREAP"
 PIDNS_PID=$BG_PID
 wait_for "$TMP/pidns.out" 'event=ready' 15 || { fail "daemon in a pid namespace did not start: $(cat "$TMP/pidns.out")"; }
 wait_for "$TMP/pidns-server.out" '^listening' 5

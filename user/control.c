@@ -1,0 +1,142 @@
+/* control.c - a Unix socket for `sockreap list`: one request line, one answer.
+ *
+ * Served from the scan loop between scans, so a request sees a fresh map
+ * read and needs no locking; every client read and write is bounded in time
+ * and size, so a stuck client delays a scan by at most two seconds.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int make_addr(const char *path, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(a->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a->sun_path, path);
+	return 0;
+}
+
+static void set_timeouts(int fd, int secs)
+{
+	struct timeval tv = { secs, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int control_listen(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un a;
+	char dir[sizeof(a.sun_path)];
+	int fd, probe;
+	mode_t old;
+
+	if (make_addr(path, &a)) {
+		snprintf(err, errlen, "sockreap: --control-socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (mkdir(dirname(dir), 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "sockreap: cannot create the directory of --control-socket %s: %s",
+			 path, strerror(errno));
+		return -errno;
+	}
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		close(probe);
+		snprintf(err, errlen,
+			 "sockreap: another sockreap daemon answers on %s: stop it, or give this one "
+			 "another --control-socket",
+			 path);
+		return -EADDRINUSE;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path); /* stale, from a daemon that was killed */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177); /* the socket is created 0600: root only, like the daemon */
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4)) {
+		int e = errno;
+
+		umask(old);
+		close(fd);
+		snprintf(err, errlen, "sockreap: cannot listen on --control-socket %s: %s", path,
+			 strerror(e));
+		return -e;
+	}
+	umask(old);
+	return fd;
+}
+
+void control_close(int fd, const char *path)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	unlink(path);
+}
+
+int control_accept(int lfd, char *req, size_t reqlen)
+{
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	size_t got = 0;
+
+	if (c < 0)
+		return -1;
+	set_timeouts(c, 1);
+	while (got + 1 < reqlen) {
+		ssize_t n = read(c, req + got, reqlen - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(req, '\n', got))
+			break;
+	}
+	req[got] = '\0';
+	if (!strchr(req, '\n')) {
+		close(c);
+		return -1;
+	}
+	*strchr(req, '\n') = '\0';
+	return c;
+}
+
+int control_request(const char *path, const char *req, FILE *out)
+{
+	struct sockaddr_un a;
+	char buf[65536];
+	ssize_t n;
+	int fd, ret = 0;
+
+	if (make_addr(path, &a))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	set_timeouts(fd, 10);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
+		ret = -EIO;
+	while (!ret && (n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, out);
+	close(fd);
+	return ret;
+}

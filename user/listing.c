@@ -1,0 +1,141 @@
+/* listing.c - render the daemon's view of each socket, like ss with verdicts. */
+#include "listing.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "log.h"
+
+static const char *const state_names[] = {
+	"UNKNOWN",   "ESTAB",	   "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
+	"CLOSE",     "CLOSE-WAIT", "LAST-ACK", "LISTEN",   "CLOSING",	 "NEW-SYN-RECV",
+};
+
+static const char *state_name(unsigned int s)
+{
+	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "UNKNOWN";
+}
+
+/* How far along its clock a row is, as a fraction of its limit. */
+static double progress(const struct policy_verdict *v)
+{
+	if (v->reason != REASON_NONE)
+		return 1.0 + (double)v->age_ns / 1e9;
+	if (v->pending != REASON_NONE && v->limit_ns)
+		return (double)v->age_ns / (double)v->limit_ns;
+	return -1.0;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct list_row *x = a, *y = b;
+	double px = progress(&x->v), py = progress(&y->v);
+
+	if (px != py)
+		return px > py ? -1 : 1;
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+void listing_verdict(char *buf, size_t len, const struct policy_verdict *v)
+{
+	if (v->reason != REASON_NONE)
+		snprintf(buf, len, "STALLED %s %.1fs", policy_reason_name(v->reason),
+			 (double)v->age_ns / 1e9);
+	else if (v->pending != REASON_NONE && v->age_ns)
+		snprintf(buf, len, "stalling %.1f/%gs %s", (double)v->age_ns / 1e9,
+			 (double)v->limit_ns / 1e9, policy_reason_name(v->pending));
+	else
+		snprintf(buf, len, "ok");
+}
+
+/* Seconds since a monotonic timestamp; negative when there is none. */
+static double since(uint64_t now, uint64_t t)
+{
+	if (!t)
+		return -1;
+	return now > t ? (double)(now - t) / 1e9 : 0;
+}
+
+static void json_num_or_null(FILE *f, const char *key, double v)
+{
+	if (v < 0)
+		fprintf(f, "\"%s\":null", key);
+	else
+		fprintf(f, "\"%s\":%.3f", key, v);
+}
+
+static void render_json(FILE *f, const struct list_row *rows, size_t n, uint64_t now)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		const struct sr_sock *e = rows[i].e;
+		const struct policy_verdict *v = &rows[i].v;
+		char la[FORMAT_ADDR_LEN], ra[FORMAT_ADDR_LEN], verdict[64];
+
+		format_addr(la, sizeof(la), e->family, e->saddr, e->sport);
+		format_addr(ra, sizeof(ra), e->family, e->daddr, e->dport);
+		listing_verdict(verdict, sizeof(verdict), v);
+		fprintf(f, "%s\n{\"cookie\":%llu,\"laddr\":\"%s\",\"raddr\":\"%s\",\"state\":\"%s\",\"pid\":%u,\"comm\":",
+			i ? "," : "", (unsigned long long)rows[i].cookie, la, ra, state_name(e->state),
+			e->owner_tgid);
+		log_fput_json_string(f, e->comm);
+		fprintf(f, ",\"cgroup_id\":%llu,\"target\":", (unsigned long long)e->cgroup_id);
+		log_fput_json_string(f, rows[i].target ? rows[i].target : "");
+		fprintf(f, ",\"queued_bytes\":%u,\"acked_bytes\":%llu,", policy_queued_bytes(e),
+			(unsigned long long)e->bytes_acked);
+		json_num_or_null(f, "since_ack_progress_s", since(now, e->last_progress_ns));
+		fputc(',', f);
+		json_num_or_null(f, "since_receive_s", since(now, e->last_rx_ns));
+		fprintf(f, ",\"verdict\":\"%s\",\"reason\":\"%s\",\"stall_age_s\":%.3f,\"limit_s\":%.3f}",
+			verdict,
+			policy_reason_name(v->reason != REASON_NONE ? v->reason : v->pending),
+			(double)v->age_ns / 1e9, (double)v->limit_ns / 1e9);
+	}
+	fputs(n ? "\n]\n" : "]\n", f);
+}
+
+static void fmt_age(char *buf, size_t len, double s)
+{
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1f", s);
+}
+
+static void render_table(FILE *f, const struct list_row *rows, size_t n, uint64_t now)
+{
+	fprintf(f, "%-22s %-22s %-10s %7s %-16s %10s %14s %8s %8s %-10s %s\n", "LOCAL", "REMOTE",
+		"STATE", "PID", "COMM", "QUEUED", "ACKED", "ACK_AGE", "RX_AGE", "TARGET", "VERDICT");
+	for (size_t i = 0; i < n; i++) {
+		const struct sr_sock *e = rows[i].e;
+		char la[FORMAT_ADDR_LEN], ra[FORMAT_ADDR_LEN], verdict[64], pid[16], ack[16], rx[16];
+		char comm[SR_COMM_LEN + 1];
+
+		format_addr(la, sizeof(la), e->family, e->saddr, e->sport);
+		format_addr(ra, sizeof(ra), e->family, e->daddr, e->dport);
+		listing_verdict(verdict, sizeof(verdict), &rows[i].v);
+		snprintf(pid, sizeof(pid), e->owner_tgid ? "%u" : "-", e->owner_tgid);
+		/* A comm is 15 bytes of anything: keep the columns intact. */
+		memcpy(comm, e->comm, SR_COMM_LEN);
+		comm[SR_COMM_LEN] = '\0';
+		for (char *c = comm; *c; c++)
+			if (*c <= ' ' || *c >= 0x7f)
+				*c = '?';
+		fmt_age(ack, sizeof(ack), since(now, e->last_progress_ns));
+		fmt_age(rx, sizeof(rx), since(now, e->last_rx_ns));
+		fprintf(f, "%-22s %-22s %-10s %7s %-16s %10u %14llu %8s %8s %-10s %s\n", la, ra,
+			state_name(e->state), pid, comm[0] ? comm : "-", policy_queued_bytes(e),
+			(unsigned long long)e->bytes_acked, ack, rx,
+			rows[i].target ? rows[i].target : "-", verdict);
+	}
+}
+
+void listing_render(FILE *f, struct list_row *rows, size_t n, uint64_t now_ns, bool json)
+{
+	qsort(rows, n, sizeof(*rows), cmp_rows);
+	if (json)
+		render_json(f, rows, n, now_ns);
+	else
+		render_table(f, rows, n, now_ns);
+}
