@@ -253,6 +253,8 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 	} else {
 		res = reaper_reap(cookie, &fresh, &fv, rule->dry_run, &rep);
 		method = "shutdown";
+		if (res == REAP_NO_OWNER)
+			d->metrics.owner_failures[rep.cause]++;
 		if (res == REAP_NO_OWNER && d->cfg->kill_method == KILL_AUTO &&
 		    tracker_has_destroy(d->tracker)) {
 			/* Keep the owner failure visible next to the fallback's outcome. */

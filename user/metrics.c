@@ -109,6 +109,12 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 		fprintf(f, "sockreap_stalls_total{reason=\"%s\"} %llu\n", policy_reason_name(r),
 			(unsigned long long)m->stalls[r]);
 
+	family(f, "sockreap_owner_failures_total", "counter",
+	       "Reap attempts that found no owner fd, by cause (the destroy fallback may follow).");
+	for (int c = OWNER_INODE_UNKNOWN; c < OWNER_CAUSE_MAX; c++)
+		fprintf(f, "sockreap_owner_failures_total{cause=\"%s\"} %llu\n",
+			policy_owner_cause_name(c), (unsigned long long)m->owner_failures[c]);
+
 	family(f, "sockreap_stalled_sockets", "gauge", "Sockets whose verdict fires at the last scan.");
 	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
 		fprintf(f, "sockreap_stalled_sockets{reason=\"%s\"} %llu\n", policy_reason_name(r),

@@ -22,6 +22,7 @@ struct histogram {
 struct sr_metrics {
 	uint64_t reaps[REASON_MAX][REAP_RESULT_MAX];
 	uint64_t stalls[REASON_MAX];
+	uint64_t owner_failures[OWNER_CAUSE_MAX];
 	uint64_t stalled_now[REASON_MAX];
 	uint64_t tracked_by_state[SR_TCP_STATE_MAX];
 	uint64_t sockets_tracked;

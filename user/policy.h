@@ -28,6 +28,17 @@ enum reap_result {
 	REAP_RESULT_MAX,
 };
 
+/* Why no owner fd could be had (result=no_owner). */
+enum owner_cause {
+	OWNER_OK = 0,
+	OWNER_INODE_UNKNOWN,	/* the socket's inode was never seen */
+	OWNER_NOT_FOUND,	/* no visible process holds it (other pid namespace, passed away) */
+	OWNER_PROC_UNREADABLE,	/* /proc could not be read */
+	OWNER_PTRACE_DENIED,	/* pidfd_getfd refused: EPERM */
+	OWNER_GETFD_FAILED,	/* pidfd_getfd failed otherwise */
+	OWNER_CAUSE_MAX,
+};
+
 struct policy_config {
 	uint64_t stall_grace_ns; /* send_stall and peer_gone */
 	uint64_t idle_timeout_ns; /* rx_idle; 0 = off */
@@ -49,5 +60,6 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
 
 const char *policy_reason_name(enum sr_reason r);
 const char *policy_result_name(enum reap_result r);
+const char *policy_owner_cause_name(enum owner_cause c);
 
 #endif

@@ -101,12 +101,14 @@ enum reap_result reaper_reap(uint64_t cookie, const struct sr_sock *e,
 	memset(rep, 0, sizeof(*rep));
 	if (!e->ino) {
 		rep->detail = "socket inode unknown";
+		rep->cause = OWNER_INODE_UNKNOWN;
 		return REAP_NO_OWNER;
 	}
 	ret = owner_find(e->ino, (pid_t)e->owner_tgid, &own);
 	if (ret) {
 		rep->err = -ret;
 		rep->detail = ret == -ENOENT ? "no process holds the socket" : "cannot read /proc";
+		rep->cause = ret == -ENOENT ? OWNER_NOT_FOUND : OWNER_PROC_UNREADABLE;
 		return REAP_NO_OWNER;
 	}
 	rep->pid = own.pid;
@@ -134,6 +136,7 @@ enum reap_result reaper_reap(uint64_t cookie, const struct sr_sock *e,
 		} else {
 			rep->detail = errno == EPERM ? "pidfd_getfd denied (needs CAP_SYS_PTRACE)"
 						      : "pidfd_getfd failed";
+			rep->cause = errno == EPERM ? OWNER_PTRACE_DENIED : OWNER_GETFD_FAILED;
 			res = REAP_NO_OWNER;
 		}
 		goto out;

@@ -13,6 +13,7 @@ struct reap_report {
 	pid_t pid;		/* 0 if no owner was found */
 	int fd;
 	int err;		/* errno behind NO_OWNER / ERROR, else 0 */
+	enum owner_cause cause;	/* with NO_OWNER: why */
 	uint32_t queued;	/* bytes unacknowledged on the duplicated socket */
 	char comm[16];
 	const char *detail;	/* short reason for non-OK results */

@@ -32,7 +32,8 @@ stop_daemon "$DAEMON_PID"
 
 echo "-- auto, owner unreachable (outside the daemon's pid namespace)"
 bg_ns auto "$NS" unshare --pid --fork --mount-proc --kill-child=TERM \
-	"$SOCKREAP" --metrics-addr off --control-socket off --stall-grace 1.5 --interval 0.5
+	"$SOCKREAP" --metrics-addr off --control-socket off --stall-grace 1.5 --interval 0.5 \
+	--metrics-file "$TMP/auto.prom"
 AUTO_PID=$BG_PID
 wait_for "$TMP/auto.out" 'event=ready' 15 || fail "daemon did not start: $(cat "$TMP/auto.out")"
 frozen auto 5702
@@ -40,5 +41,8 @@ expect_result "the blocked sender is woken" "$TMP/auto-server.out" error
 check "with ECONNABORTED" test "$(field_of "$TMP/auto-server.out" errno)" = ECONNABORTED
 check "logged as method=destroy after the owner search failed" \
 	grep -q 'event=reap .*result=ok method=destroy .*laddr=127.0.0.1:5702 .*detail="no process holds the socket"' "$TMP/auto.out"
+sleep 0.6
+check "the owner failure is counted by cause" grep -q '^sockreap_owner_failures_total{cause="not_found"} 1$' "$TMP/auto.prom"
+check "the reap is counted as ok" grep -q '^sockreap_reaps_total{reason="send_stall",result="ok"} 1$' "$TMP/auto.prom"
 stop_daemon "$AUTO_PID"
 finish
