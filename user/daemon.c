@@ -316,10 +316,20 @@ static void publish_metrics(struct daemon *d)
 	free(body);
 }
 
+/* CPU time of the calling thread, seconds. */
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void scan(struct daemon *d)
 {
 	struct tracker_snapshot snap;
 	uint64_t t0 = now_ns(), counters[SR_CNT_MAX];
+	double cpu0 = thread_cpu_s();
 	size_t n_next = 0;
 	int ret;
 
@@ -387,6 +397,7 @@ observe:
 		d->last_map_full = counters[SR_CNT_MAP_FULL];
 	}
 	hist_observe(&d->metrics.scan_seconds, (double)(now_ns() - t0) / NS_PER_S);
+	d->metrics.scan_cpu_seconds_total += thread_cpu_s() - cpu0;
 	publish_metrics(d);
 }
 

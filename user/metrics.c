@@ -144,6 +144,10 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	family(f, "sockreap_scans_total", "counter", "Scans of the socket map.");
 	fprintf(f, "sockreap_scans_total %llu\n", (unsigned long long)m->scans_total);
 
+	family(f, "sockreap_scan_cpu_seconds_total", "counter",
+	       "CPU time (user + system) the daemon spent in scans.");
+	fprintf(f, "sockreap_scan_cpu_seconds_total %.6f\n", m->scan_cpu_seconds_total);
+
 	family(f, "sockreap_scan_errors_total", "counter",
 	       "Scans that could not read the map; nothing was reaped in them.");
 	fprintf(f, "sockreap_scan_errors_total %llu\n", (unsigned long long)m->scan_errors_total);

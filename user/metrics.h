@@ -29,6 +29,7 @@ struct sr_metrics {
 	uint64_t map_capacity;
 	uint64_t bpf[SR_CNT_MAX];	/* summed per-CPU BPF counters */
 	uint64_t scans_total;
+	double scan_cpu_seconds_total;	/* CPU time of the scan thread spent scanning */
 	uint64_t scan_errors_total;	/* scans whose map read failed: nothing was done */
 	struct histogram scan_seconds;
 	struct histogram reap_latency_seconds; /* grace expiry -> shutdown done */
