@@ -9,6 +9,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <libgen.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
@@ -461,6 +462,31 @@ static int build_rules(struct daemon *d, char *err, size_t errlen)
 			cfg->n_ports, err, errlen);
 }
 
+/*
+ * The metrics file is replaced by rename each scan: in a directory others can
+ * write, they could swap in their own file or a link. Refuse to start.
+ */
+static int check_file_dir(const char *opt, const char *path, char *err, size_t errlen)
+{
+	char dir[SR_PATH_MAX];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (stat(dirname(dir), &st)) {
+		snprintf(err, errlen, "sockreap: the directory of %s %s does not exist: create it first",
+			 opt, path);
+		return -ENOENT;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen,
+			 "sockreap: the directory of %s %s is world-writable: use a directory only "
+			 "its owner can write",
+			 opt, path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* PROC_PID_INIT_INO: the inode of the initial pid namespace, fixed by the kernel. */
 #define PID_NS_INIT_INO 0xEFFFFFFCu
 
@@ -550,7 +576,9 @@ int daemon_run(const struct sr_config *cfg)
 	int ret, status = 2;
 
 	libbpf_set_print(libbpf_print);
-	if (build_rules(&d, err, sizeof(err))) {
+	if ((cfg->metrics_file[0] &&
+	     check_file_dir("--metrics-file", cfg->metrics_file, err, sizeof(err))) ||
+	    build_rules(&d, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}

@@ -30,6 +30,8 @@ bad "bad port" "for --port" "$SOCKREAP" --port 70000
 bad "bad env var" "SOCKREAP_STALL_GRACE" env SOCKREAP_STALL_GRACE=soon "$SOCKREAP"
 bad "bad log format" "use logfmt or json" "$SOCKREAP" --log-format xml
 bad "missing cgroup" "is not a cgroup v2 directory" "$SOCKREAP" --cgroup /no/such/cgroup --metrics-addr off
+mkdir -m 1777 "$TMP/open"
+bad "world-writable metrics-file directory" "is world-writable" "$SOCKREAP" --metrics-addr off --metrics-file "$TMP/open/m.prom"
 bad "no privilege" "missing capability CAP_" setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKREAP" --metrics-addr off
 
 # Port in use: occupy it first, inside the namespace.
