@@ -2,6 +2,8 @@
  *
  *   tcpdrv server --port P --mode send|idle|reuse|forkexit|shared [--duration S] [--chunk B]
  *   tcpdrv client --host H --port P --mode read|trickle|idle|close [--rate B/s] [--duration S]
+ *   tcpdrv server|client --mode churn [--count N]   many short connections
+ *   tcpdrv server|client --mode holdall [--count N] many idle connections held open
  *   common: --mode ping [--every S], --mode hold, --keepalive S (SO_KEEPALIVE every S s)
  *
  * Every run is bounded by --duration. The last line on stdout says how it
@@ -30,6 +32,7 @@ struct args {
 	const char *role, *mode, *host;
 	int port;
 	double duration, rate, reuse_after, every, keepalive;
+	unsigned long long count;
 	size_t chunk;
 };
 
@@ -152,7 +155,7 @@ static int listen_on(int port)
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8)) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128)) {
 		perror("listen");
 		exit(1);
 	}
@@ -227,6 +230,83 @@ static int run_reuse(int lfd, int fd, const struct args *a, double deadline)
 		printf("fresh=healthy\n");
 	fflush(stdout);
 	free(buf);
+	return 0;
+}
+
+/*
+ * churn (server): accept, read to EOF, close, until the deadline.
+ * churn (client): --count connections, each sending a few bytes and closing.
+ * Many short-lived sockets: each must leave no map entry behind.
+ */
+static int run_churn_server(int lfd, double deadline)
+{
+	unsigned long long n = 0;
+	char buf[4096];
+
+	while (mono() < deadline) {
+		struct pollfd p = { lfd, POLLIN, 0 };
+		int c;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		c = accept(lfd, NULL, NULL);
+		if (c < 0)
+			continue;
+		set_timeout(c, SO_RCVTIMEO, 2);
+		while (recv(c, buf, sizeof(buf), 0) > 0)
+			;
+		close(c);
+		n++;
+	}
+	printf("accepted=%llu\n", n);
+	finish("timeout", 0, 0);
+	return 0;
+}
+
+static int run_churn_client(const struct args *a, double deadline)
+{
+	unsigned long long n;
+
+	for (n = 0; n < a->count && mono() < deadline; n++) {
+		int fd = connect_to(a->host, a->port, deadline);
+
+		if (send(fd, "hello", 5, MSG_NOSIGNAL) != 5)
+			break;
+		close(fd);
+	}
+	printf("connections=%llu\n", n);
+	finish(n == a->count ? "done" : "timeout", 0, 0);
+	return 0;
+}
+
+/* holdall (server): accept every connection and keep it open until the deadline. */
+static int run_holdall_server(int lfd, double deadline)
+{
+	unsigned long long n = 0;
+
+	while (mono() < deadline) {
+		struct pollfd p = { lfd, POLLIN, 0 };
+
+		if (poll(&p, 1, 100) == 1 && accept(lfd, NULL, NULL) >= 0)
+			n++;
+	}
+	printf("held=%llu\n", n);
+	finish("timeout", 0, 0);
+	return 0;
+}
+
+/* holdall (client): open --count idle connections and keep them until the deadline. */
+static int run_holdall_client(const struct args *a, double deadline)
+{
+	unsigned long long n;
+
+	for (n = 0; n < a->count && mono() < deadline; n++)
+		connect_to(a->host, a->port, deadline);
+	printf("opened=%llu\n", n);
+	fflush(stdout);
+	while (mono() < deadline)
+		usleep(50000);
+	finish("timeout", 0, 0);
 	return 0;
 }
 
@@ -305,7 +385,8 @@ int main(int argc, char **argv)
 		{ "mode", required_argument, 0, 'm' },	   { "duration", required_argument, 0, 'd' },
 		{ "rate", required_argument, 0, 'r' },	   { "chunk", required_argument, 0, 'c' },
 		{ "reuse-after", required_argument, 0, 'u' }, { "every", required_argument, 0, 'e' },
-		{ "keepalive", required_argument, 0, 'k' },	   { 0, 0, 0, 0 },
+		{ "keepalive", required_argument, 0, 'k' },	   { "count", required_argument, 0, 'n' },
+		{ 0, 0, 0, 0 },
 	};
 	struct args a = { .host = "127.0.0.1", .duration = 10, .chunk = 65536, .reuse_after = 1,
 			  .every = 0.5 };
@@ -329,6 +410,7 @@ int main(int argc, char **argv)
 		case 'u': a.reuse_after = atof(optarg); break;
 		case 'e': a.every = atof(optarg); break;
 		case 'k': a.keepalive = atof(optarg); break;
+		case 'n': a.count = strtoull(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
@@ -339,10 +421,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	t_start = mono();
 	deadline = t_start + a.duration;
+	if (!strcmp(a.mode, "churn") && !strcmp(a.role, "client"))
+		return run_churn_client(&a, deadline);
+	if (!strcmp(a.mode, "holdall") && !strcmp(a.role, "client"))
+		return run_holdall_client(&a, deadline);
 	if (!strcmp(a.role, "server")) {
 		lfd = listen_on(a.port);
 		printf("listening port=%d pid=%d\n", a.port, getpid());
 		fflush(stdout);
+		if (!strcmp(a.mode, "churn"))
+			return run_churn_server(lfd, deadline);
+		if (!strcmp(a.mode, "holdall"))
+			return run_holdall_server(lfd, deadline);
 		fd = accept_one(lfd, deadline);
 	} else {
 		fd = connect_to(a.host, a.port, deadline);

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Restart, capacity and churn. A daemon killed with SIGKILL leaves nothing
+# hooked (nothing is pinned); a restarted one finds a wedge older than itself
+# and reaps it on time. With more sockets than --map-capacity nothing breaks,
+# the overflow is counted and warned about at most once per scan, and once
+# room frees up new sockets are tracked and reaped again. Thousands of
+# short-lived connections leave no entry behind and no growth in the daemon.
+. "$(dirname "$0")/lib.sh"
+require_env
+command -v nft >/dev/null || skip "nft not installed (make deps)"
+
+attached() { bpftool prog show 2>/dev/null | grep -Eq 'name (sr_on_|sr_sweep|sr_destroy)'; }
+detached() { local i; for ((i = 0; i < 60; i++)); do attached || return 0; sleep 0.05; done; return 1; }
+metric() { awk -v m="$2" '$1 == m { print $2 }' "$1"; }
+new_netns NS hard
+
+echo "-- restart without loss"
+start_daemon "$NS" first --stall-grace 1.5 --interval 0.5
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+check "SIGKILL leaves no program attached" detached
+pair "$NS" 6201 halfopen send read 12
+HALF_SRV=$SRV_PID
+in_ns "$NS" nft -f - <<'NFT'
+table inet srt {
+	chain out {
+		type filter hook output priority 0;
+		tcp dport 6201 drop
+	}
+}
+NFT
+sleep 1
+T0=$(date +%s.%N)
+start_daemon "$NS" second --stall-grace 1.5 --interval 0.5
+wait_pids 8 "$HALF_SRV"
+expect_result "the restarted daemon reaps the wedge that formed while none ran" "$TMP/halfopen-server.out" error
+lat=$(echo "$(field_of "$TMP/halfopen-server.out" at) - $T0" | bc)
+check "on time: ${lat}s after the restart (<= grace+interval+1 = 3s)" test "$(echo "$lat <= 3" | bc)" = 1
+in_ns "$NS" nft delete table inet srt
+stop_daemon "$DAEMON_PID"
+
+echo "-- capacity"
+start_daemon "$NS" cap --map-capacity 64 --stall-grace 1.5 --interval 0.5 --metrics-file "$TMP/cap.prom"
+bg_ns hold-server "$NS" "$TCPDRV" server --port 6211 --mode holdall --duration 5
+wait_for "$TMP/hold-server.out" '^listening' 5
+bg_ns hold-client "$NS" "$TCPDRV" client --port 6211 --mode holdall --count 50 --duration 5
+HOLD=$BG_PID
+wait_for "$TMP/hold-client.out" '^opened=50' 10
+sleep 1.2
+check "the map holds its capacity, no more ($(metric "$TMP/cap.prom" sockreap_sockets_tracked))" \
+	test "$(metric "$TMP/cap.prom" sockreap_sockets_tracked)" = 64
+full=$(metric "$TMP/cap.prom" sockreap_map_full_total)
+check "untracked sockets are counted (sockreap_map_full_total=$full)" test "${full:-0}" -ge 36
+scans=$(metric "$TMP/cap.prom" sockreap_scans_total)
+warns=$(grep -c 'socket map full' "$TMP/cap.out")
+check "the warning is logged at most once per scan ($warns warnings, $scans scans)" test "$warns" -ge 1 -a "$warns" -le "$scans"
+check "the daemon is still running" alive "$DAEMON_PID"
+wait_pids 8 "$HOLD" "$(pgrep -f 'tcpdrv server --port 6211' | head -1)"
+sleep 1
+pair "$NS" 6212 after send read 5
+sleep 0.3
+kill -STOP "$CLI_PID"
+wait_pids 9 "$SRV_PID"
+kill -CONT "$CLI_PID"
+expect_result "once room frees up, a new wedge is tracked and reaped" "$TMP/after-server.out" error
+check "no reap other than that one" test "$(grep -c 'event=reap' "$TMP/cap.out")" = 1
+stop_daemon "$DAEMON_PID"
+
+echo "-- churn"
+start_daemon "$NS" churn --stall-grace 1.5 --interval 0.5 --metrics-file "$TMP/churn.prom"
+sleep 1
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status"; }
+fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
+rss0=$(rss) fds0=$(fds)
+bg_ns churn-server "$NS" "$TCPDRV" server --port 6221 --mode churn --duration 40
+wait_for "$TMP/churn-server.out" '^listening' 5
+bg_ns churn-client "$NS" "$TCPDRV" client --port 6221 --mode churn --count 3000 --duration 35
+wait_pids 40 "$BG_PID"
+check "3000 connections opened and closed" grep -q '^connections=3000' "$TMP/churn-client.out"
+for ((i = 0; i < 40; i++)); do [ "$(metric "$TMP/churn.prom" sockreap_sockets_tracked)" = 0 ] && break; sleep 0.1; done
+check "no entry left for closed sockets" test "$(metric "$TMP/churn.prom" sockreap_sockets_tracked)" = 0
+rss1=$(rss) fds1=$(fds)
+check "RSS back to baseline (${rss0} -> ${rss1} kB, within 1 MiB)" test $((rss1 - rss0)) -le 1024
+check "fd count back to baseline ($fds0 -> $fds1)" test "$fds1" = "$fds0"
+check "no warning logged" bash -c "! grep -q 'level=warn' '$TMP/churn.out'"
+stop_daemon "$DAEMON_PID"
+finish
