@@ -37,12 +37,12 @@ SYS_OBJS  := $(SYS_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 SKEL      := $(BUILD)/sockreap.skel.h
 
-UNIT_TESTS := policy options log format metrics cgroup
+UNIT_TESTS := policy options log format metrics cgroup match
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 ASAN_BINS  := $(UNIT_TESTS:%=$(BUILD)/asan/tests/test_%)
 TOOLS      := $(BUILD)/tests/tcpdrv
 
-.PHONY: all deps run test unit unit-asan integration clean
+.PHONY: all deps run test unit unit-asan integration integration-san san clean
 all: $(BUILD)/sockreap $(TOOLS)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
@@ -106,10 +106,22 @@ unit-asan: $(ASAN_BINS)
 integration: all
 	$(Q)tests/integration/run.sh $(BUILD)
 
+# The daemon under ASan+UBSan, with the test hooks (SOCKREAP_TEST_PAUSE) compiled in.
+SAN_BUILD := $(BUILD)/san
+san:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) \
+		CFLAGS='$(CFLAGS_BASE) $(SAN_FLAGS) -DSR_TEST_HOOKS' all
+
+# Integration tests against the sanitized daemon: the race tests need its
+# hooks; the scenario and hardening tests run there too for memory safety.
+SAN_TESTS ?= races scenarios hardening observability
+integration-san: san
+	$(Q)tests/integration/run.sh $(SAN_BUILD) $(SAN_TESTS)
+
 # The README's test command: every test, unit (plain and sanitized) and integration.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all unit unit-asan
-	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory integration integration-san
 
 # The README's run command: install, build, watch this machine's network namespace.
 run: deps

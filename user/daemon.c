@@ -270,10 +270,9 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 		hist_observe(&d->metrics.reap_latency_seconds,
 			     (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);
 	log_decision("reap", rule->name, cookie, &fresh, &fv, &rep, res, method);
-	/* Settled unless it is worth trying again after another grace. */
-	ep->retry_ns = (res == REAP_NO_OWNER || res == REAP_ERROR || res == REAP_RESUMED)
-			       ? now + fv.limit_ns
-			       : 0;
+	/* Settled once shut down (or reported, in a dry run). Otherwise the socket
+	 * is still there and still judged dead: try again after another grace. */
+	ep->retry_ns = (res == REAP_OK || res == REAP_DRY_RUN) ? 0 : now + fv.limit_ns;
 }
 
 static int ensure_eps(struct daemon *d, size_t want)
@@ -385,7 +384,8 @@ static void scan(struct daemon *d)
 		d->eps = d->next_eps;
 		d->next_eps = tmp;
 		d->n_eps = n_next;
-		qsort(d->eps, d->n_eps, sizeof(*d->eps), cmp_episode);
+		if (n_next) /* never qsort(NULL, 0): arrays are allocated at the first stall */
+			qsort(d->eps, d->n_eps, sizeof(*d->eps), cmp_episode);
 	}
 observe:
 	tracker_counters(d->tracker, counters);

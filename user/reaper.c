@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <linux/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -31,6 +32,34 @@
 #endif
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
+#endif
+
+#ifdef SR_TEST_HOOKS
+/*
+ * Test builds only: with SOCKREAP_TEST_PAUSE=BASE, announce reaching a stage
+ * by creating BASE.STAGE.reached and wait (10 s at most) for BASE.STAGE.go,
+ * so a test can act deterministically between the reaper's steps.
+ */
+static void test_pause(const char *stage)
+{
+	const char *base = getenv("SOCKREAP_TEST_PAUSE");
+	char reached[512], go[512];
+	int fd;
+
+	if (!base)
+		return;
+	snprintf(reached, sizeof(reached), "%s.%s.reached", base, stage);
+	snprintf(go, sizeof(go), "%s.%s.go", base, stage);
+	fd = open(reached, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 200 && access(go, F_OK); i++)
+		usleep(50000);
+	unlink(go);
+	unlink(reached);
+}
+#else
+#define test_pause(stage) ((void)0)
 #endif
 
 static void read_comm(pid_t pid, char *buf, size_t len)
@@ -127,6 +156,7 @@ enum reap_result reaper_reap(uint64_t cookie, const struct sr_sock *e,
 		res = REAP_GONE;
 		goto out;
 	}
+	test_pause("getfd");
 	dup = (int)syscall(SYS_pidfd_getfd, pidfd, own.fd, 0);
 	if (dup < 0) {
 		rep->err = errno;

@@ -165,6 +165,10 @@ wait_pids() {
 }
 
 finish() {
+	# A sanitized build reports memory errors and leaks on stderr.
+	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP"/*.out 2>/dev/null; then
+		fail "sanitizer report in the files above"
+	fi
 	echo "  $((CHECKS - FAILS)) of $CHECKS checks passed"
 	[ "$FAILS" -eq 0 ]
 }

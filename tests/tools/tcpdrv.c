@@ -3,6 +3,7 @@
  *   tcpdrv server --port P --mode send|idle|reuse|forkexit|shared [--duration S] [--chunk B]
  *   tcpdrv client --host H --port P --mode read|trickle|idle|close [--rate B/s] [--duration S]
  *   tcpdrv server|client --mode churn [--count N]   many short connections
+ *   tcpdrv server --mode swap   a child sends; on SIGUSR1 its fd number gets a fresh socket
  *   tcpdrv server|client --mode holdall [--count N] many idle connections held open
  *   common: --mode ping [--every S], --mode hold, --keepalive S (SO_KEEPALIVE every S s)
  *
@@ -17,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +281,91 @@ static int run_churn_client(const struct args *a, double deadline)
 	return 0;
 }
 
+/*
+ * swap: a child holds the connection and blocks sending on it; on SIGUSR1 a
+ * second thread puts a fresh connection on the same fd number (dup2). The
+ * stalled socket then lives on only in the blocked send() and the fd number
+ * the daemon found names another socket: the reap must see the cookie
+ * mismatch and leave the fresh socket alone.
+ */
+struct swap_ctx {
+	int lfd, fd, port;
+	double deadline;
+};
+
+static void *swap_thread(void *p)
+{
+	struct swap_ctx *c = p;
+	sigset_t set;
+	int sig, cfd, sfd;
+	char ok;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigwait(&set, &sig);
+	cfd = connect_to("127.0.0.1", c->port, c->deadline);
+	sfd = accept_one(c->lfd, c->deadline);
+	dup2(sfd, c->fd);
+	close(sfd);
+	printf("swapped fd=%d\n", c->fd);
+	fflush(stdout);
+	while (mono() < c->deadline - 0.3) {
+		if (send(c->fd, "x", 1, MSG_NOSIGNAL) != 1 || recv(cfd, &ok, 1, 0) != 1) {
+			printf("fresh=broken errno=%s\n", strerrorname_np(errno));
+			fflush(stdout);
+			return NULL;
+		}
+		usleep(100000);
+	}
+	printf("fresh=healthy\n");
+	fflush(stdout);
+	return NULL;
+}
+
+static int run_swap(int lfd, int fd, const struct args *a, double deadline)
+{
+	struct swap_ctx ctx = { lfd, fd, a->port, deadline };
+	unsigned long long bytes = 0;
+	pthread_t th;
+	sigset_t set;
+	pid_t child;
+	int err;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL); /* only the swap thread takes it */
+	child = fork();
+	if (child > 0) {
+		close(fd);
+		printf("child pid=%d\n", child);
+		fflush(stdout);
+		waitpid(child, NULL, 0);
+		return 0;
+	}
+	pthread_create(&th, NULL, swap_thread, &ctx);
+	/* One send() of more than can ever be queued, blocking until the reap or
+	 * the deadline: a second call would go to whatever fd 4 is by then. */
+	{
+		size_t big = 64u << 20;
+		char *buf = calloc(1, big);
+		ssize_t n;
+
+		set_timeout(fd, SO_SNDTIMEO, deadline - mono());
+		n = send(fd, buf, big, MSG_NOSIGNAL);
+		err = n < 0 ? errno : 0;
+		bytes = n > 0 ? (unsigned long long)n : 0;
+		free(buf);
+	}
+	/* A send that had copied some bytes returns their count, not the error:
+	 * "short" is a send that came back before the deadline. */
+	if (!err && mono() < deadline - 0.2)
+		finish("short", 0, bytes);
+	else
+		finish(err ? "error" : "timeout", err, bytes);
+	pthread_join(th, NULL);
+	return 0;
+}
+
 /* holdall (server): accept every connection and keep it open until the deadline. */
 static int run_holdall_server(int lfd, double deadline)
 {
@@ -469,6 +556,8 @@ int main(int argc, char **argv)
 		return run_forked(fd, &a, deadline, true);
 	if (!strcmp(a.mode, "shared"))
 		return run_forked(fd, &a, deadline, false);
+	if (!strcmp(a.mode, "swap") && lfd >= 0)
+		return run_swap(lfd, fd, &a, deadline);
 	if (!strcmp(a.mode, "reuse") && lfd >= 0)
 		return run_reuse(lfd, fd, &a, deadline);
 	fprintf(stderr, "tcpdrv: unknown mode %s\n", a.mode);

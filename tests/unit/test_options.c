@@ -502,7 +502,7 @@ static void test_help_and_version(void **state)
 			"--stall-grace", "--idle-timeout", "--interval", "--all-netns", "--cgroup",
 			"--port", "--exclude-port", "--dry-run", "--metrics-addr", "--metrics-file",
 			"--log-format", "--map-capacity", "--verbose", "--send-path", "list [--json]",
-			"--help", "--version", "SOCKREAP_",
+			"--help", "--version", "SOCKREAP_", "--target",
 		};
 
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -579,6 +579,390 @@ static void test_split_hostport(void **state)
 	}
 }
 
+/* A failed options_parse_target(): -EINVAL, one line, naming the key and showing the value. */
+static void assert_target_bad(const char *spec, const char *key, const char *val)
+{
+	struct sr_target t;
+	char quoted[128];
+	int rc;
+
+	memset(err, 'X', sizeof(err) - 1);
+	err[sizeof(err) - 1] = '\0';
+	rc = options_parse_target(spec, &t, err, sizeof(err));
+	if (rc != -EINVAL || strchr(err, '\n') || strlen(err) >= sizeof(err) - 1)
+		fail_msg("spec '%s': rc=%d err='%s', wanted -EINVAL and one line", spec, rc, err);
+	if (key) {
+		snprintf(quoted, sizeof(quoted), "'%s'", key);
+		if (!strstr(err, quoted))
+			fail_msg("spec '%s': err='%s' does not name key %s", spec, err, quoted);
+	}
+	if (val) {
+		snprintf(quoted, sizeof(quoted), "'%s'", val);
+		if (!strstr(err, quoted))
+			fail_msg("spec '%s': err='%s' does not show value %s", spec, err, quoted);
+	}
+}
+
+static void test_target_parse_all_keys(void **state)
+{
+	struct sr_target t;
+
+	(void)state;
+	memset(&t, 0xa5, sizeof(t));
+	assert_int_equal(options_parse_target("name=ws,cgroup=/kubepods/podX,port=8765,"
+					      "cgroup=system.slice/x.service,port=9000-9100,"
+					      "stall-grace=2.5,idle-timeout=90,dry-run=yes",
+					      &t, err, sizeof(err)),
+			 0);
+	assert_string_equal(t.name, "ws");
+	assert_int_equal(t.n_cgroups, 2);
+	assert_string_equal(t.cgroups[0], "/kubepods/podX");
+	assert_string_equal(t.cgroups[1], "system.slice/x.service");
+	assert_int_equal(t.n_ports, 2);
+	assert_int_equal(t.ports[0].lo, 8765);
+	assert_int_equal(t.ports[0].hi, 8765);
+	assert_int_equal(t.ports[1].lo, 9000);
+	assert_int_equal(t.ports[1].hi, 9100);
+	assert_true(t.has_stall_grace);
+	assert_true(t.stall_grace_s == 2.5);
+	assert_true(t.has_idle_timeout);
+	assert_true(t.idle_timeout_s == 90.0);
+	assert_true(t.has_dry_run);
+	assert_true(t.dry_run);
+
+	/* A value may contain '='; a trailing ',' ends the list. */
+	memset(&t, 0xa5, sizeof(t));
+	assert_int_equal(options_parse_target("cgroup=/a=b,", &t, err, sizeof(err)), 0);
+	assert_int_equal(t.n_cgroups, 1);
+	assert_string_equal(t.cgroups[0], "/a=b");
+	assert_int_equal(t.n_ports, 0);
+	assert_string_equal(t.name, "");
+}
+
+static void test_target_has_flags_only_for_keys_given(void **state)
+{
+	struct sr_target t;
+
+	(void)state;
+	/* Garbage beforehand: the parser starts from a clean target. */
+	memset(&t, 0xa5, sizeof(t));
+	assert_int_equal(options_parse_target("port=80", &t, err, sizeof(err)), 0);
+	assert_string_equal(t.name, "");
+	assert_int_equal(t.n_cgroups, 0);
+	assert_int_equal(t.n_ports, 1);
+	assert_int_equal(t.ports[0].lo, 80);
+	assert_int_equal(t.ports[0].hi, 80);
+	assert_false(t.has_stall_grace);
+	assert_false(t.has_idle_timeout);
+	assert_false(t.has_dry_run);
+	assert_false(t.dry_run);
+
+	memset(&t, 0xa5, sizeof(t));
+	assert_int_equal(options_parse_target("stall-grace=5", &t, err, sizeof(err)), 0);
+	assert_true(t.has_stall_grace);
+	assert_true(t.stall_grace_s == 5.0);
+	assert_false(t.has_idle_timeout);
+	assert_false(t.has_dry_run);
+	assert_int_equal(t.n_ports, 0);
+	assert_int_equal(t.n_cgroups, 0);
+
+	/* An explicit 0 is given (it turns rx_idle off for this target), not absent. */
+	memset(&t, 0xa5, sizeof(t));
+	assert_int_equal(options_parse_target("idle-timeout=0", &t, err, sizeof(err)), 0);
+	assert_true(t.has_idle_timeout);
+	assert_true(t.idle_timeout_s == 0.0);
+	assert_false(t.has_stall_grace);
+	assert_false(t.has_dry_run);
+
+	memset(&t, 0xa5, sizeof(t));
+	assert_int_equal(options_parse_target("dry-run=off,name=x", &t, err, sizeof(err)), 0);
+	assert_true(t.has_dry_run);
+	assert_false(t.dry_run);
+	assert_false(t.has_stall_grace);
+	assert_false(t.has_idle_timeout);
+	assert_string_equal(t.name, "x");
+}
+
+static void test_target_dry_run_values(void **state)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "0", "false", "no", "off" };
+	struct sr_target t;
+	char spec[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		snprintf(spec, sizeof(spec), "port=1,dry-run=%s", yes[i]);
+		assert_int_equal(options_parse_target(spec, &t, err, sizeof(err)), 0);
+		assert_true(t.has_dry_run);
+		if (!t.dry_run)
+			fail_msg("'%s' parsed as false", spec);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		/* After a "true" in the same spec, so a false that is ignored shows. */
+		snprintf(spec, sizeof(spec), "dry-run=1,dry-run=%s", no[i]);
+		assert_int_equal(options_parse_target(spec, &t, err, sizeof(err)), 0);
+		assert_true(t.has_dry_run);
+		if (t.dry_run)
+			fail_msg("'%s' parsed as true", spec);
+	}
+}
+
+static void test_target_limits(void **state)
+{
+	struct sr_target t;
+	char spec[512], name[40];
+
+	(void)state;
+	/* SR_TARGET_CGROUPS cgroups, SR_TARGET_PORTS ports: accepted. */
+	assert_int_equal(SR_TARGET_CGROUPS, 4);
+	assert_int_equal(SR_TARGET_PORTS, 8);
+	assert_int_equal(options_parse_target("cgroup=/a,cgroup=/b,cgroup=/c,cgroup=/d", &t, err,
+					      sizeof(err)),
+			 0);
+	assert_int_equal(t.n_cgroups, 4);
+	assert_string_equal(t.cgroups[3], "/d");
+	assert_int_equal(options_parse_target("port=1,port=2,port=3,port=4,port=5,port=6,port=7,"
+					      "port=8-65535",
+					      &t, err, sizeof(err)),
+			 0);
+	assert_int_equal(t.n_ports, 8);
+	assert_int_equal(t.ports[7].lo, 8);
+	assert_int_equal(t.ports[7].hi, 65535);
+
+	/* One more: refused, naming the key and the value that did not fit. */
+	assert_target_bad("cgroup=/a,cgroup=/b,cgroup=/c,cgroup=/d,cgroup=/e", "cgroup", "/e");
+	assert_target_bad("port=1,port=2,port=3,port=4,port=5,port=6,port=7,port=8,port=9", "port",
+			  "9");
+
+	/* name: at most 31 characters (it must fit name[32] with its NUL). */
+	memset(name, 'n', 31);
+	name[31] = '\0';
+	snprintf(spec, sizeof(spec), "name=%s", name);
+	assert_int_equal(options_parse_target(spec, &t, err, sizeof(err)), 0);
+	assert_string_equal(t.name, name);
+	memset(name, 'n', 32);
+	name[32] = '\0';
+	snprintf(spec, sizeof(spec), "name=%s", name);
+	assert_target_bad(spec, "name", name);
+
+	/* stall-grace: from 0.001 s to a year; idle-timeout from 0. */
+	assert_int_equal(options_parse_target("stall-grace=0.001", &t, err, sizeof(err)), 0);
+	assert_true(t.stall_grace_s == 0.001);
+	assert_int_equal(options_parse_target("stall-grace=31536000", &t, err, sizeof(err)), 0);
+	assert_true(t.stall_grace_s == 31536000.0);
+	assert_target_bad("stall-grace=31536001", "stall-grace", "31536001");
+	assert_target_bad("idle-timeout=-1", "idle-timeout", "-1");
+}
+
+static void test_target_direct_errors(void **state)
+{
+	struct sr_target t;
+
+	(void)state;
+	memset(err, 'X', sizeof(err) - 1);
+	err[sizeof(err) - 1] = '\0';
+	assert_int_equal(options_parse_target("", &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "empty"));
+
+	assert_target_bad("port", NULL, "port");
+	assert_target_bad("port=80,name", NULL, "name");
+	assert_target_bad("foo=1", "foo", NULL);
+	assert_target_bad("port=80,foo=1", "foo", NULL);
+	assert_target_bad("port=0", "port", "0");
+	assert_target_bad("port=9-3", "port", "9-3");
+	assert_target_bad("port=65536", "port", "65536");
+	assert_target_bad("port=", "port", "");
+	assert_target_bad("stall-grace=abc", "stall-grace", "abc");
+	assert_target_bad("stall-grace=0", "stall-grace", "0");
+	assert_target_bad("idle-timeout=x", "idle-timeout", "x");
+	assert_target_bad("dry-run=maybe", "dry-run", "maybe");
+	assert_target_bad("name=", "name", "");
+	assert_target_bad("cgroup=", "cgroup", "");
+	/* Keys are exact: no case folding, no spaces. */
+	assert_target_bad("Port=80", "Port", NULL);
+	assert_target_bad("port =80", "port ", NULL);
+
+	/* A short error buffer is respected (ASan watches). */
+	{
+		char small[8];
+
+		assert_int_equal(options_parse_target("foo=1", &t, small, sizeof(small)), -EINVAL);
+		assert_int_equal(strlen(small), sizeof(small) - 1);
+	}
+}
+
+static void test_target_flags_in_order(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--target", "name=a,port=80", "--stall-grace", "7",
+			"--target=port=81,stall-grace=5", "--target", "cgroup=/k,dry-run=1"));
+	assert_int_equal(cfg.n_targets, 3);
+	assert_string_equal(cfg.targets[0].name, "a");
+	assert_int_equal(cfg.targets[0].n_ports, 1);
+	assert_int_equal(cfg.targets[0].ports[0].lo, 80);
+	assert_false(cfg.targets[0].has_stall_grace);
+	assert_string_equal(cfg.targets[1].name, "");
+	assert_int_equal(cfg.targets[1].ports[0].lo, 81);
+	assert_true(cfg.targets[1].has_stall_grace);
+	assert_true(cfg.targets[1].stall_grace_s == 5.0);
+	assert_int_equal(cfg.targets[2].n_ports, 0);
+	assert_int_equal(cfg.targets[2].n_cgroups, 1);
+	assert_string_equal(cfg.targets[2].cgroups[0], "/k");
+	assert_true(cfg.targets[2].has_dry_run);
+	assert_true(cfg.targets[2].dry_run);
+	/* The plain flags stay the defaults, untouched by the targets. */
+	assert_true(cfg.stall_grace_s == 7.0);
+	assert_false(cfg.dry_run);
+	assert_int_equal(cfg.n_ports, 0);
+	assert_int_equal(cfg.n_cgroups, 0);
+
+	assert_ok(PARSE("--dry-run"));
+	assert_int_equal(cfg.n_targets, 0);
+}
+
+static void test_target_env(void **state)
+{
+	const char *const *env = ARGS("SOCKREAP_TARGET=port=80,stall-grace=5;name=b,port=81");
+
+	(void)state;
+	assert_ok(PARSE_ENV(env, NULL));
+	assert_int_equal(cfg.n_targets, 2);
+	assert_string_equal(cfg.targets[0].name, "");
+	assert_int_equal(cfg.targets[0].n_ports, 1);
+	assert_int_equal(cfg.targets[0].ports[0].lo, 80);
+	assert_true(cfg.targets[0].has_stall_grace);
+	assert_true(cfg.targets[0].stall_grace_s == 5.0);
+	assert_string_equal(cfg.targets[1].name, "b");
+	assert_int_equal(cfg.targets[1].ports[0].lo, 81);
+	assert_false(cfg.targets[1].has_stall_grace);
+
+	/* Other flags keep the environment's targets. */
+	assert_ok(PARSE_ENV(env, "--port", "9"));
+	assert_int_equal(cfg.n_targets, 2);
+	assert_int_equal(cfg.n_ports, 1);
+
+	/* A --target flag replaces the environment's list entirely. */
+	assert_ok(PARSE_ENV(env, "--target", "port=90"));
+	assert_int_equal(cfg.n_targets, 1);
+	assert_int_equal(cfg.targets[0].n_ports, 1);
+	assert_int_equal(cfg.targets[0].ports[0].lo, 90);
+	assert_false(cfg.targets[0].has_stall_grace); /* nothing left over from the env's first */
+	assert_string_equal(cfg.targets[0].name, "");
+
+	assert_ok(PARSE_ENV(env, "--target", "name=x,port=1", "--target", "name=y,port=2"));
+	assert_int_equal(cfg.n_targets, 2);
+	assert_string_equal(cfg.targets[0].name, "x");
+	assert_string_equal(cfg.targets[1].name, "y");
+
+	/* Empty items between ';' are skipped, as in the other lists. */
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_TARGET=;port=1;;port=2,dry-run=no;"), NULL));
+	assert_int_equal(cfg.n_targets, 2);
+	assert_int_equal(cfg.targets[0].ports[0].lo, 1);
+	assert_int_equal(cfg.targets[1].ports[0].lo, 2);
+	assert_true(cfg.targets[1].has_dry_run);
+	assert_false(cfg.targets[1].dry_run);
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_TARGET="), NULL));
+	assert_int_equal(cfg.n_targets, 0);
+}
+
+static void test_target_errors_through_options_parse(void **state)
+{
+	static const struct {
+		const char *spec, *key, *val;
+	} cases[] = {
+		{ "port", NULL, "port" },
+		{ "foo=1", "foo", NULL },
+		{ "port=0", "port", "0" },
+		{ "port=9-3", "port", "9-3" },
+		{ "stall-grace=abc", "stall-grace", "abc" },
+		{ "stall-grace=0", "stall-grace", "0" },
+		{ "dry-run=maybe", "dry-run", "maybe" },
+		{ "cgroup=/a,cgroup=/b,cgroup=/c,cgroup=/d,cgroup=/e", "cgroup", "/e" },
+		{ "port=1,port=2,port=3,port=4,port=5,port=6,port=7,port=8,port=9", "port", "9" },
+		{ "name=abcdefghijklmnopqrstuvwxyz012345", "name", "abcdefghijklmnopqrstuvwxyz012345" },
+	};
+
+	(void)state;
+	assert_bad(PARSE("--target", ""), "--target");
+	assert_bad(PARSE("--target"), "--target");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char envvar[256], quoted[128];
+
+		assert_bad(PARSE("--target", cases[i].spec), "--target");
+		if (cases[i].key) {
+			snprintf(quoted, sizeof(quoted), "'%s'", cases[i].key);
+			if (!strstr(err, quoted))
+				fail_msg("'%s': err='%s' does not name %s", cases[i].spec, err, quoted);
+		}
+		if (cases[i].val) {
+			snprintf(quoted, sizeof(quoted), "'%s'", cases[i].val);
+			if (!strstr(err, quoted))
+				fail_msg("'%s': err='%s' does not show %s", cases[i].spec, err, quoted);
+		}
+		assert_int_equal(cfg.n_targets, 0);
+
+		/* The same from the environment names the variable, not the flag. */
+		snprintf(envvar, sizeof(envvar), "SOCKREAP_TARGET=port=1;%s", cases[i].spec);
+		assert_bad(PARSE_ENV(ARGS(envvar), NULL), "SOCKREAP_TARGET");
+		assert_null(strstr(err, "--target"));
+		if (cases[i].key) {
+			snprintf(quoted, sizeof(quoted), "'%s'", cases[i].key);
+			assert_non_null(strstr(err, quoted));
+		}
+		assert_int_equal(cfg.n_targets, 1); /* the good one before it */
+	}
+}
+
+static void test_target_at_most_15(void **state)
+{
+	const char *args[2 * SR_MAX_TARGETS + 3];
+	char vals[SR_MAX_TARGETS][16], envvar[SR_MAX_TARGETS * 16 + 32];
+	int n = 0;
+	size_t el;
+
+	(void)state;
+	assert_int_equal(SR_MAX_TARGETS - 1, 15); /* target 15 is the plain flags' */
+	el = (size_t)snprintf(envvar, sizeof(envvar), "SOCKREAP_TARGET=");
+	for (int i = 0; i < SR_MAX_TARGETS - 1; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "port=%d", 1000 + i);
+		args[n++] = "--target";
+		args[n++] = vals[i];
+		el += (size_t)snprintf(envvar + el, sizeof(envvar) - el, "%s;", vals[i]);
+	}
+	args[n] = NULL;
+	assert_ok(parse_env(args, NULL));
+	assert_int_equal(cfg.n_targets, 15);
+	assert_int_equal(cfg.targets[0].ports[0].lo, 1000);
+	assert_int_equal(cfg.targets[14].ports[0].lo, 1014);
+	assert_ok(PARSE_ENV(ARGS(envvar), NULL));
+	assert_int_equal(cfg.n_targets, 15);
+	assert_int_equal(cfg.targets[14].ports[0].lo, 1014);
+
+	/* A 16th: refused, and nothing written past the array. */
+	snprintf(vals[15], sizeof(vals[15]), "port=2000");
+	args[n++] = "--target";
+	args[n++] = vals[15];
+	args[n] = NULL;
+	assert_bad(parse_env(args, NULL), "--target");
+	assert_non_null(strstr(err, "'port=2000'"));
+	assert_non_null(strstr(err, "15"));
+	assert_int_equal(cfg.n_targets, 15);
+
+	/* 15 from the environment, then 15 flags: they replace, not extend. */
+	args[n - 2] = NULL;
+	assert_ok(parse_env(args, ARGS(envvar)));
+	assert_int_equal(cfg.n_targets, 15);
+	/* ... and a 16th flag is still refused. */
+	args[n - 2] = "--target";
+	assert_bad(parse_env(args, ARGS(envvar)), "--target");
+
+	snprintf(envvar + el, sizeof(envvar) - el, "port=2000");
+	assert_bad(PARSE_ENV(ARGS(envvar), NULL), "SOCKREAP_TARGET");
+	assert_non_null(strstr(err, "'port=2000'"));
+	assert_int_equal(cfg.n_targets, 15);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +988,15 @@ int main(void)
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_parse_port_range),
 		cmocka_unit_test(test_split_hostport),
+		cmocka_unit_test(test_target_parse_all_keys),
+		cmocka_unit_test(test_target_has_flags_only_for_keys_given),
+		cmocka_unit_test(test_target_dry_run_values),
+		cmocka_unit_test(test_target_limits),
+		cmocka_unit_test(test_target_direct_errors),
+		cmocka_unit_test(test_target_flags_in_order),
+		cmocka_unit_test(test_target_env),
+		cmocka_unit_test(test_target_errors_through_options_parse),
+		cmocka_unit_test(test_target_at_most_15),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

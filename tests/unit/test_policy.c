@@ -410,6 +410,104 @@ static void test_reason_and_result_names(void **state)
 		assert_non_null(policy_result_name((enum reap_result)r));
 }
 
+/*
+ * Per-target rules: the daemon hands policy_verdict() rules[e->rule], so one
+ * entry is judged by whichever struct policy_config its target carries.
+ */
+static void test_rules_per_target_grace(void **state)
+{
+	const struct policy_config rules[2] = {
+		{ .stall_grace_ns = S(5), .idle_timeout_ns = 0 },   /* e.g. --target ...,stall-grace=5 */
+		{ .stall_grace_ns = S(600), .idle_timeout_ns = 0 }, /* the defaults, --stall-grace 600 */
+	};
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	/* Stalled since 100 s; at 110 s the short grace has run out, the long one has not. */
+	e.rule = 0;
+	v = policy_verdict(&e, S(110), &rules[e.rule]);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(100));
+	assert_int_equal(v.age_ns, S(10));
+	assert_int_equal(v.limit_ns, S(5));
+
+	e.rule = 1;
+	v = policy_verdict(&e, S(110), &rules[e.rule]);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(100));
+	assert_int_equal(v.age_ns, S(10));
+	assert_int_equal(v.limit_ns, S(600));
+
+	/* Each rule's own boundary, exactly. */
+	v = policy_verdict(&e, S(105) - 1, &rules[0]);
+	assert_none(&v);
+	v = policy_verdict(&e, S(105), &rules[0]);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	v = policy_verdict(&e, S(700) - 1, &rules[1]);
+	assert_none(&v);
+	v = policy_verdict(&e, S(700), &rules[1]);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.limit_ns, S(600));
+
+	/* The grace covers peer_gone too: the same CLOSE_WAIT entry, two rules. */
+	e.state = SR_TCP_CLOSE_WAIT;
+	e.state_since_ns = S(200);
+	v = policy_verdict(&e, S(205), &rules[0]);
+	assert_int_equal(v.reason, REASON_PEER_GONE);
+	assert_int_equal(v.limit_ns, S(5));
+	v = policy_verdict(&e, S(205), &rules[1]);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_PEER_GONE);
+	assert_int_equal(v.limit_ns, S(600));
+}
+
+static void test_rules_per_target_idle_timeout(void **state)
+{
+	const struct policy_config rules[2] = {
+		{ .stall_grace_ns = GRACE, .idle_timeout_ns = S(60) }, /* idle-timeout=60 */
+		{ .stall_grace_ns = GRACE, .idle_timeout_ns = 0 },     /* idle-timeout=0: off */
+	};
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	e.write_seq = e.snd_una; /* nothing queued: only rx_idle can apply */
+	e.queued_since_ns = 0;
+	e.first_seen_ns = S(100);
+	e.last_rx_ns = S(200);
+
+	v = policy_verdict(&e, S(260), &rules[0]);
+	assert_int_equal(v.reason, REASON_RX_IDLE);
+	assert_int_equal(v.onset_ns, S(200));
+	assert_int_equal(v.age_ns, S(60));
+	assert_int_equal(v.limit_ns, S(60));
+	v = policy_verdict(&e, S(260) - 1, &rules[0]);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_RX_IDLE);
+
+	/* The other target turned it off: a year of silence does nothing, no clock runs. */
+	v = policy_verdict(&e, S(260), &rules[1]);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+	assert_int_equal(v.age_ns, 0);
+	assert_int_equal(v.limit_ns, 0);
+	v = policy_verdict(&e, S(200) + S(86400ull * 365), &rules[1]);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+
+	/* With data queued, the rule without rx_idle still has send_stall. */
+	e.write_seq = e.snd_una + 10;
+	e.queued_since_ns = S(240);
+	v = policy_verdict(&e, S(260), &rules[1]);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(240));
+	v = policy_verdict(&e, S(260), &rules[0]);
+	assert_int_equal(v.reason, REASON_RX_IDLE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +524,8 @@ int main(void)
 		cmocka_unit_test(test_precedence_send_stall_first),
 		cmocka_unit_test(test_pending_least_time_left),
 		cmocka_unit_test(test_reason_and_result_names),
+		cmocka_unit_test(test_rules_per_target_grace),
+		cmocka_unit_test(test_rules_per_target_idle_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
