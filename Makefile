@@ -37,7 +37,7 @@ SYS_OBJS  := $(SYS_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 SKEL      := $(BUILD)/sockreap.skel.h
 
-UNIT_TESTS := policy options log format metrics cgroup match
+UNIT_TESTS := policy options log format metrics cgroup match listing
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 ASAN_BINS  := $(UNIT_TESTS:%=$(BUILD)/asan/tests/test_%)
 TOOLS      := $(BUILD)/tests/tcpdrv

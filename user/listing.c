@@ -133,7 +133,8 @@ static void render_table(FILE *f, const struct list_row *rows, size_t n, uint64_
 
 void listing_render(FILE *f, struct list_row *rows, size_t n, uint64_t now_ns, bool json)
 {
-	qsort(rows, n, sizeof(*rows), cmp_rows);
+	if (n) /* never qsort(NULL, 0) */
+		qsort(rows, n, sizeof(*rows), cmp_rows);
 	if (json)
 		render_json(f, rows, n, now_ns);
 	else
