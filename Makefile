@@ -1,5 +1,6 @@
 # sockreap - build, test and run. All output goes under build/.
 .DELETE_ON_ERROR:
+SHELL := /bin/bash
 .SUFFIXES:
 
 BUILD   ?= build
@@ -42,7 +43,7 @@ UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 ASAN_BINS  := $(UNIT_TESTS:%=$(BUILD)/asan/tests/test_%)
 TOOLS      := $(BUILD)/tests/tcpdrv
 
-.PHONY: all deps run test unit unit-asan integration integration-san san clean
+.PHONY: all deps run test unit unit-asan integration integration-san san fuzz fuzz-short clean
 all: $(BUILD)/sockreap $(TOOLS)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
@@ -94,6 +95,33 @@ $(BUILD)/asan/tests/test_%: tests/unit/test_%.c $(PURE_SRCS) $(HEADERS)
 	@echo "  CC      $@ (asan+ubsan)"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(filter %.c,$^) -lcmocka -lm -o $@
 
+# libFuzzer targets for every parser of outside input (clang, ASan+UBSan).
+FUZZ_TARGETS := options target proc log
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_SECONDS ?= 15
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(PURE_SRCS) $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 -Wall -Werror -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all $(filter %.c,$^) -lm -o $@
+
+# Replay the regression inputs (every crash found becomes one), then fuzz
+# each target FUZZ_SECONDS from the committed seeds; new inputs stay in build/.
+fuzz-short: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		b=$(BUILD)/fuzz/fuzz_$$t; \
+		if ls tests/fuzz/regressions/$$t/* >/dev/null 2>&1; then \
+			echo "== $$t: regressions"; $$b tests/fuzz/regressions/$$t/* 2>&1 | grep -E "^Executed|ERROR"; fi; \
+		mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+		echo "== $$t: $(FUZZ_SECONDS) s"; \
+		$$b -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+		test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory fuzz-short FUZZ_SECONDS=600
+
 $(BUILD):
 	@mkdir -p $@
 
@@ -120,13 +148,33 @@ integration-san: san
 
 # The README's test command: every test, unit (plain and sanitized) and integration.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit unit-asan
+	$(Q)$(MAKE) --no-print-directory all unit unit-asan fuzz-short
 	$(Q)$(MAKE) --no-print-directory integration integration-san
 
 # The README's run command: install, build, watch this machine's network namespace.
 run: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/sockreap
 	$(BUILD)/sockreap $(ARGS)
+
+# The benchmark suite (issue 6): not part of `make test`. BENCH_QUICK=1 for the
+# short mode. Output: a table on stdout, build/bench.json.
+BENCH_BINS := $(BUILD)/bench/conns $(BUILD)/bench/watchdog $(BUILD)/bench/mapscan
+BENCH_PKGS := iperf3 linux-perf python3 curl bpftool iproute2 util-linux procps
+.PHONY: bench
+bench: deps
+	@missing=$$(for p in $(BENCH_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
+	$(Q)bench/run.sh $(BUILD)
+
+$(BUILD)/bench/%: bench/%.c | $(BUILD)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $< -lbpf -o $@
 
 clean:
 	rm -rf $(BUILD)

@@ -148,6 +148,37 @@ static int parse_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
+/*
+ * Outside input echoed in a message: control bytes and non-ASCII as \xNN, cut
+ * at 64 characters, so an error stays one readable line whatever was given.
+ */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	for (i = 0; s[i] && o + 5 < len && i < 64; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < ' ' || c >= 0x7f || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	if (s[i] && o + 4 < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+#define SHOWN(s) shown((s), (char[300]){ 0 }, 300)
+
 int options_parse_port_range(const char *s, struct sr_port_range *out)
 {
 	char lo[8];
@@ -195,7 +226,7 @@ int options_parse_target(const char *spec, struct sr_target *t, char *err, size_
 		p += l + (p[l] == ',');
 		val = strchr(item, '=');
 		if (!val) {
-			snprintf(err, errlen, "'%s' is not key=value", item);
+			snprintf(err, errlen, "'%s' is not key=value", SHOWN(item));
 			return -EINVAL;
 		}
 		*val++ = '\0';
@@ -224,11 +255,11 @@ int options_parse_target(const char *spec, struct sr_target *t, char *err, size_
 		} else {
 			snprintf(err, errlen,
 				 "unknown key '%s': use name, cgroup, port, stall-grace, idle-timeout, dry-run",
-				 item);
+				 SHOWN(item));
 			return -EINVAL;
 		}
 		if (bad_val) {
-			snprintf(err, errlen, "bad value '%s' for key '%s'", val, item);
+			snprintf(err, errlen, "bad value '%s' for key '%s'", SHOWN(val), item);
 			return -EINVAL;
 		}
 	}
@@ -281,7 +312,7 @@ static int bad(char *err, size_t errlen, const char *name, bool from_env, const 
 		env_name(name, where, sizeof(where));
 	else
 		snprintf(where, sizeof(where), "--%s", name);
-	snprintf(err, errlen, "sockreap: invalid value '%s' for %s%s: %s", val,
+	snprintf(err, errlen, "sockreap: invalid value '%s' for %s%s: %s", SHOWN(val),
 		 from_env ? "environment " : "", where, fix);
 	return -EINVAL;
 }
@@ -482,7 +513,7 @@ int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *con
 				snprintf(err, errlen,
 					 "sockreap: unknown argument '%s' to list: use 'sockreap list [--json] "
 					 "[--control-socket PATH]'",
-					 argv[i]);
+					 SHOWN(argv[i]));
 				return -EINVAL;
 			}
 		}
@@ -503,14 +534,15 @@ int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *con
 			return 0;
 		}
 		if (strncmp(a, "--", 2)) {
-			snprintf(err, errlen, "sockreap: unexpected argument '%s': see 'sockreap --help'", a);
+			snprintf(err, errlen, "sockreap: unexpected argument '%s': see 'sockreap --help'",
+				 SHOWN(a));
 			return -EINVAL;
 		}
 		eq = strchr(a + 2, '=');
 		nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 		sp = find_spec(a + 2, nl);
 		if (!sp) {
-			snprintf(err, errlen, "sockreap: unknown option '%s': see 'sockreap --help'", a);
+			snprintf(err, errlen, "sockreap: unknown option '%s': see 'sockreap --help'", SHOWN(a));
 			return -EINVAL;
 		}
 		if (eq) {

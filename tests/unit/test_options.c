@@ -448,6 +448,21 @@ static void test_bad_metrics_addr(void **state)
 		assert_bad(PARSE("--metrics-addr", bad_values[i]), "--metrics-addr");
 }
 
+/* Found by fuzzing: outside input echoed in a message must not break the line. */
+static void test_error_echo_stays_one_line(void **state)
+{
+	char *argv[] = { "sockreap", "--stal.\n\x01\xff", NULL };
+	char *argv2[] = { "sockreap", "--port", "8\n0", NULL };
+
+	(void)state;
+	assert_int_equal(options_parse(&cfg, 2, argv, NULL, err, sizeof(err)), -EINVAL);
+	assert_null(strchr(err, '\n'));
+	assert_non_null(strstr(err, "'--stal.\\x0a\\x01\\xff'"));
+	assert_int_equal(options_parse(&cfg, 3, argv2, NULL, err, sizeof(err)), -EINVAL);
+	assert_null(strchr(err, '\n'));
+	assert_non_null(strstr(err, "'8\\x0a0'"));
+}
+
 static void test_unknown_and_missing(void **state)
 {
 	(void)state;
@@ -984,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_bad_log_format),
 		cmocka_unit_test(test_bad_metrics_addr),
 		cmocka_unit_test(test_unknown_and_missing),
+		cmocka_unit_test(test_error_echo_stays_one_line),
 		cmocka_unit_test(test_list_mode),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_parse_port_range),
