@@ -48,7 +48,7 @@ all: $(BUILD)/sockreap $(TOOLS)
 
 DEB_PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev \
 	    libmicrohttpd-dev pkg-config make gcc iproute2 nftables util-linux \
-	    libcap2-bin procps bc curl python3 prometheus
+	    libcap2-bin procps bc curl python3 prometheus valgrind
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || echo $$p; done); \

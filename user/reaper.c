@@ -147,8 +147,14 @@ enum reap_result reaper_reap(uint64_t cookie, const struct sr_sock *e,
 	pidfd = (int)syscall(SYS_pidfd_open, own.pid, 0);
 	if (pidfd < 0) {
 		rep->err = errno;
-		rep->detail = "owner exited";
-		return errno == ESRCH ? REAP_GONE : REAP_ERROR;
+		if (errno == ESRCH) {
+			rep->detail = "owner exited";
+			return REAP_GONE;
+		}
+		/* ENOSYS (before Linux 5.3, or under valgrind): no owner fd can be had. */
+		rep->detail = "pidfd_open failed";
+		rep->cause = OWNER_GETFD_FAILED;
+		return REAP_NO_OWNER;
 	}
 	/* The pid is pinned now; make sure it is still the process we looked at. */
 	if (!owner_fd_is(own.pid, own.fd, e->ino)) {

@@ -273,6 +273,10 @@ static int grow(struct tracker *t, size_t want)
 	if (!v)
 		return -ENOMEM;
 	t->socks = v;
+	/* The kernel fills these; zero them once so tools that cannot see a
+	 * bpf() batch write (valgrind) do not take them for uninitialised. */
+	memset(k + t->cap, 0, (want - t->cap) * sizeof(*k));
+	memset(v + t->cap, 0, (want - t->cap) * sizeof(*v));
 	t->cap = want;
 	return 0;
 }
