@@ -158,14 +158,17 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 	snprintf(ck, sizeof(ck), "%llu", (unsigned long long)cookie);
 	snprintf(age, sizeof(age), "%.3f", (double)v->age_ns / NS_PER_S);
 	snprintf(lim, sizeof(lim), "%.3f", (double)v->limit_ns / NS_PER_S);
+	/* The contract's order: reason, then result for a reap; target after them. */
 	kv[n++] = (struct log_kv){ "reason", policy_reason_name(v->reason), false };
-	kv[n++] = (struct log_kv){ "target", target, false };
+	if (!rep)
+		kv[n++] = (struct log_kv){ "target", target, false };
 	if (rep) {
 		snprintf(pid, sizeof(pid), "%d", rep->pid);
 		snprintf(fd, sizeof(fd), "%d", rep->fd);
 		snprintf(q, sizeof(q), "%u", rep->queued ? rep->queued : policy_queued_bytes(e));
 		kv[n++] = (struct log_kv){ "result", policy_result_name(res), false };
 		kv[n++] = (struct log_kv){ "method", method, false };
+		kv[n++] = (struct log_kv){ "target", target, false };
 		kv[n++] = (struct log_kv){ "pid", pid, true };
 		kv[n++] = (struct log_kv){ "comm", rep->comm, false };
 		kv[n++] = (struct log_kv){ "fd", fd, true };

@@ -33,7 +33,7 @@ check "fast reaped within its grace + interval + 1 s (${fast}s)" test "$(echo "$
 check "slow reaped only after its own grace (${slow}s >= 3.5 s)" test "$(echo "$slow >= 3.5" | bc)" = 1
 check "log names the targets" bash -c "grep -q 'event=reap .*target=fast .*:5911 ' '$LOG' && grep -q 'event=reap .*target=slow .*:5912 ' '$LOG'"
 expect_result "port 5913 belongs to the first matching target (dry-run): untouched" "$TMP/p5913-server.out" timeout
-check "  logged as target=careful result=dry_run" grep -q 'event=reap .*target=careful result=dry_run .*:5913 ' "$LOG"
+check "  logged as target=careful result=dry_run" grep -q 'event=reap .*result=dry_run .*target=careful .*:5913 ' "$LOG"
 expect_result "port 5914 (second, overlapping target): reaped" "$TMP/p5914-server.out" error
 expect_result "port 5915, in no target: untouched" "$TMP/p5915-server.out" timeout
 check "  and never logged" bash -c "! grep -q ':5915 ' '$LOG'"
