@@ -150,6 +150,21 @@ expect_live() {
 no_reap_for() { ! grep 'event=reap' "$1" | grep -Eq "(laddr|raddr)=[^ ]*:$2 "; }
 reap_ok_for() { grep 'event=reap' "$1" | grep 'result=ok' | grep -Eq "laddr=[^ ]*:$2 "; }
 
+# The BPF programs a running daemon holds, by id (from its fds' fdinfo), and a
+# bounded wait for them to be gone: other sockreap instances on the machine
+# (a benchmark, an operator's) do not disturb the check.
+daemon_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u; }
+progs_gone() {
+	local i id live
+	for ((i = 0; i < 60; i++)); do
+		live=$(bpftool prog show 2>/dev/null | awk -F: '/^[0-9]+:/ { print $1 }')
+		for id in "$@"; do grep -qx "$id" <<<"$live" && break; done
+		grep -qx "${id:-none}" <<<"$live" || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
 # wait_pids TIMEOUT_S PID...: bounded wait for test processes to end on their own.

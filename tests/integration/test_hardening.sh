@@ -9,15 +9,15 @@
 require_env
 command -v nft >/dev/null || skip "nft not installed (make deps)"
 
-attached() { bpftool prog show 2>/dev/null | grep -Eq 'name (sr_on_|sr_sweep|sr_destroy)'; }
-detached() { local i; for ((i = 0; i < 60; i++)); do attached || return 0; sleep 0.05; done; return 1; }
 metric() { awk -v m="$2" '$1 == m { print $2 }' "$1"; }
 new_netns NS hard
 
 echo "-- restart without loss"
 start_daemon "$NS" first --stall-grace 1.5 --interval 0.5
+ids=$(daemon_prog_ids "$DAEMON_PID")
+check "the daemon holds its programs ($(echo $ids))" test "$(wc -w <<<"$ids")" -ge 4
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
-check "SIGKILL leaves no program attached" detached
+check "SIGKILL leaves none of them loaded" progs_gone $ids
 pair "$NS" 6201 halfopen send read 12
 HALF_SRV=$SRV_PID
 in_ns "$NS" nft -f - <<'NFT'
