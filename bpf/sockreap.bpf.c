@@ -56,6 +56,19 @@ struct {
 	__type(value, __u32);
 } sr_cgroups SEC(".maps");
 
+/*
+ * The candidates: cookies of tracked sockets that could fire a verdict
+ * without any further event (data queued, or in CLOSE_WAIT). The daemon's
+ * scan reads this small set instead of every socket, so its cost follows
+ * the sockets that can stall, not all sockets. Sized like sr_socks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SR_DEFAULT_MAP_CAPACITY); /* resized before load */
+	__type(key, __u64);
+	__type(value, __u8);
+} sr_hot SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SR_CNT_MAX);
@@ -162,6 +175,14 @@ static __always_inline void refresh_ino(struct sr_sock *e, const struct sock *sk
 		e->ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 }
 
+static __always_inline void hot_add(__u64 cookie)
+{
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(&sr_hot, &cookie, &one, BPF_ANY))
+		count(SR_CNT_HOT_FULL);
+}
+
 /*
  * Look up the entry for cookie, creating it from sk when absent. A full map is
  * counted and the socket simply stays untracked: never fatal, and the next
@@ -199,6 +220,11 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 		count(SR_CNT_MAP_FULL);
 		return NULL;
 	}
+	if (!err) {
+		count(SR_CNT_INSERTS);
+		if (fresh.queued_since_ns || fresh.state == SR_TCP_CLOSE_WAIT)
+			hot_add(cookie);
+	}
 	return bpf_map_lookup_elem(&sr_socks, &cookie);
 }
 
@@ -210,12 +236,23 @@ static __always_inline void note_acked(struct sr_sock *e, __u64 acked, __u64 now
 	e->bytes_acked = acked;
 }
 
-static __always_inline void note_queue(struct sr_sock *e, __u64 now)
+/*
+ * Queue bookkeeping, on the transitions only: empty -> queued puts the
+ * socket in the candidate set, queued -> empty takes it out (unless it is
+ * waiting in CLOSE_WAIT, a candidate for peer_gone).
+ */
+static __always_inline void note_queue(struct sr_sock *e, __u64 cookie, __u64 now)
 {
-	if (e->write_seq == e->snd_una)
-		e->queued_since_ns = 0;
-	else if (!e->queued_since_ns)
+	if (e->write_seq == e->snd_una) {
+		if (e->queued_since_ns) {
+			e->queued_since_ns = 0;
+			if (e->state != SR_TCP_CLOSE_WAIT)
+				bpf_map_delete_elem(&sr_hot, &cookie);
+		}
+	} else if (!e->queued_since_ns) {
 		e->queued_since_ns = now;
+		hot_add(cookie);
+	}
 }
 
 /*
@@ -251,7 +288,7 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	note_acked(e, tp->bytes_acked, now);
 	e->snd_una = tp->snd_una;
 	e->write_seq = tp->write_seq + (__u32)msg->msg_iter.count;
-	note_queue(e, now);
+	note_queue(e, cookie, now);
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (cfg_pidns_ino) {
 		struct bpf_pidns_info ns = {};
@@ -310,7 +347,7 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	note_acked(e, acked, now);
 	e->snd_una = una;
 	e->write_seq = tp->write_seq;
-	note_queue(e, now);
+	note_queue(e, cookie, now);
 	refresh_ino(e, sk);
 	return 0;
 }
@@ -328,7 +365,9 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 		return 0;
 	cookie = bpf_get_socket_cookie((void *)sk);
 	if (newstate == SR_TCP_CLOSE) {
-		bpf_map_delete_elem(&sr_socks, &cookie);
+		if (bpf_map_delete_elem(&sr_socks, &cookie) == 0)
+			count(SR_CNT_DELETES);
+		bpf_map_delete_elem(&sr_hot, &cookie);
 		return 0;
 	}
 	if (newstate == SR_TCP_ESTABLISHED || newstate == SR_TCP_CLOSE_WAIT) {
@@ -343,6 +382,8 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	if (e->state != newstate) {
 		e->state = newstate;
 		e->state_since_ns = bpf_ktime_get_ns();
+		if (newstate == SR_TCP_CLOSE_WAIT)
+			hot_add(cookie);
 	}
 	refresh_ino(e, sk);
 	return 0;
@@ -388,7 +429,9 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 		e->state = state;
 		e->state_since_ns = now;
 	}
-	note_queue(e, now);
+	if (state == SR_TCP_CLOSE_WAIT)
+		hot_add(cookie);
+	note_queue(e, cookie, now);
 	refresh_ino(e, sk);
 	return 0;
 }

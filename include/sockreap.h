@@ -49,6 +49,9 @@ enum sr_counter {
 	SR_CNT_EV_STATE,     /* inet_sock_set_state events */
 	SR_CNT_EV_SWEEP,     /* sockets visited by the iter/tcp sweep */
 	SR_CNT_MAP_FULL,     /* entries that could not be created: map full */
+	SR_CNT_HOT_FULL,     /* candidates that could not be recorded: sr_hot full */
+	SR_CNT_INSERTS,      /* entries created */
+	SR_CNT_DELETES,      /* entries deleted (TCP_CLOSE); inserts - deletes = tracked */
 	SR_CNT_MAX,
 };
 

@@ -67,8 +67,10 @@ struct daemon {
 	struct sr_metrics metrics;
 	struct episode *eps, *next_eps;
 	size_t n_eps, cap_eps;
-	uint64_t last_map_full;
+	uint64_t last_map_full, last_hot_full;
 	int control_fd;
+	bool full_every_scan;	/* rx_idle is on: every established socket is a candidate */
+	unsigned int full_every, scans_since_full; /* otherwise a full read now and then, for gauges */
 	bool sweep_every_scan;
 };
 
@@ -334,6 +336,7 @@ static void scan(struct daemon *d)
 	uint64_t t0 = now_ns(), counters[SR_CNT_MAX];
 	double cpu0 = thread_cpu_s();
 	size_t n_next = 0;
+	bool full;
 	int ret;
 
 	d->metrics.scans_total++;
@@ -342,7 +345,12 @@ static void scan(struct daemon *d)
 		if (ret < 0)
 			pr_warn("iter/tcp sweep failed: %s", strerror(-ret));
 	}
-	ret = tracker_read(d->tracker, &snap);
+	/* Only the candidates (queued data, CLOSE_WAIT) can fire send_stall or
+	 * peer_gone: read those. Every socket is read when rx_idle is on, after
+	 * the candidate set overflowed, and every ~10 s for the gauges. */
+	full = d->full_every_scan || ++d->scans_since_full >= d->full_every ||
+	       d->metrics.bpf[SR_CNT_HOT_FULL] > d->last_hot_full;
+	ret = full ? tracker_read(d->tracker, &snap) : tracker_read_hot(d->tracker, &snap);
 	if (ret) {
 		/* Fail safe: without a trustworthy snapshot, touch nothing. */
 		d->metrics.scan_errors_total++;
@@ -350,15 +358,19 @@ static void scan(struct daemon *d)
 			strerror(-ret));
 		goto observe;
 	}
+	d->metrics.scan_entries = snap.n;
 	memset(d->metrics.stalled_now, 0, sizeof(d->metrics.stalled_now));
-	memset(d->metrics.tracked_by_state, 0, sizeof(d->metrics.tracked_by_state));
-	d->metrics.sockets_tracked = snap.n;
+	if (full) {
+		d->scans_since_full = 0;
+		d->last_hot_full = d->metrics.bpf[SR_CNT_HOT_FULL];
+		memset(d->metrics.tracked_by_state, 0, sizeof(d->metrics.tracked_by_state));
+	}
 	for (size_t i = 0; i < snap.n; i++) {
 		const struct sr_sock *e = &snap.socks[i];
 		struct policy_verdict v = policy_verdict(e, t0, &rule_of(d, e)->pol);
 		struct episode key = { snap.cookies[i], v.onset_ns, 0 }, *old, *ep;
 
-		if (e->state < SR_TCP_STATE_MAX)
+		if (full && e->state < SR_TCP_STATE_MAX)
 			d->metrics.tracked_by_state[e->state]++;
 		if (v.reason == REASON_NONE)
 			continue;
@@ -393,6 +405,8 @@ static void scan(struct daemon *d)
 observe:
 	tracker_counters(d->tracker, counters);
 	memcpy(d->metrics.bpf, counters, sizeof(counters));
+	/* Exact every scan without reading the map: BPF counts creations and deletions. */
+	d->metrics.sockets_tracked = counters[SR_CNT_INSERTS] - counters[SR_CNT_DELETES];
 	if (counters[SR_CNT_MAP_FULL] > d->last_map_full) {
 		pr_warn("socket map full (capacity %u): %llu sockets left untracked since the last scan; "
 			"raise --map-capacity",
@@ -586,6 +600,10 @@ int daemon_run(const struct sr_config *cfg)
 		return 2;
 	}
 	own_pidns(&topts);
+	for (size_t i = 0; i < d.n_rules; i++)
+		if (d.rules[i].pol.idle_timeout_ns)
+			d.full_every_scan = true;
+	d.full_every = cfg->interval_s >= 10 ? 1 : (unsigned int)(10 / cfg->interval_s);
 	topts.targets = d.targets;
 	topts.n_targets = d.n_rules;
 	topts.exclude_ports = cfg->exclude_ports;

@@ -120,10 +120,15 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 		fprintf(f, "sockreap_stalled_sockets{reason=\"%s\"} %llu\n", policy_reason_name(r),
 			(unsigned long long)m->stalled_now[r]);
 
-	family(f, "sockreap_sockets_tracked", "gauge", "Sockets in the BPF map at the last scan.");
+	family(f, "sockreap_sockets_tracked", "gauge", "Sockets in the BPF map.");
 	fprintf(f, "sockreap_sockets_tracked %llu\n", (unsigned long long)m->sockets_tracked);
 
-	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");
+	family(f, "sockreap_scan_entries", "gauge",
+	       "Sockets the last scan examined: the candidates (data queued, CLOSE_WAIT) or all.");
+	fprintf(f, "sockreap_scan_entries %llu\n", (unsigned long long)m->scan_entries);
+
+	family(f, "sockreap_sockets_by_state", "gauge",
+	       "Tracked sockets by TCP state, at the last full read (each scan with --idle-timeout, else ~10 s).");
 	for (int s = 1; s < SR_TCP_STATE_MAX; s++)
 		if (m->tracked_by_state[s] || s == 1 || s == 8)
 			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", tcp_state_names[s],
@@ -134,6 +139,10 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 
 	family(f, "sockreap_map_full_total", "counter", "Sockets left untracked because the map was full.");
 	fprintf(f, "sockreap_map_full_total %llu\n", (unsigned long long)m->bpf[SR_CNT_MAP_FULL]);
+
+	family(f, "sockreap_candidates_full_total", "counter",
+	       "Candidates the candidate set could not hold (the scan then reads every socket).");
+	fprintf(f, "sockreap_candidates_full_total %llu\n", (unsigned long long)m->bpf[SR_CNT_HOT_FULL]);
 
 	family(f, "sockreap_bpf_events_total", "counter", "Events seen by each BPF program.");
 	for (int c = 0; c < SR_CNT_MAX; c++)

@@ -26,6 +26,7 @@ struct sr_metrics {
 	uint64_t stalled_now[REASON_MAX];
 	uint64_t tracked_by_state[SR_TCP_STATE_MAX];
 	uint64_t sockets_tracked;
+	uint64_t scan_entries;		/* entries the last scan examined */
 	uint64_t map_capacity;
 	uint64_t bpf[SR_CNT_MAX];	/* summed per-CPU BPF counters */
 	uint64_t scans_total;

@@ -27,6 +27,7 @@ struct tracker {
 	size_t cap;
 	uint64_t *cookies;
 	struct sr_sock *socks;
+	uint8_t *hot_vals;
 	uint64_t *percpu; /* ncpus values for one counter */
 };
 
@@ -131,6 +132,7 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	t->skel->rodata->cfg_pidns_dev = opts->pidns_dev;
 	t->skel->rodata->cfg_pidns_ino = opts->pidns_ino;
 	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
+	bpf_map__set_max_entries(t->skel->maps.sr_hot, opts->map_capacity);
 	if (!t->has_send_tp)
 		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
 	if (!t->has_destroy)
@@ -262,9 +264,14 @@ static int grow(struct tracker *t, size_t want)
 {
 	uint64_t *k;
 	struct sr_sock *v;
+	uint8_t *h;
 
 	if (want <= t->cap)
 		return 0;
+	h = realloc(t->hot_vals, want);
+	if (!h)
+		return -ENOMEM;
+	t->hot_vals = h;
 	k = realloc(t->cookies, want * sizeof(*k));
 	if (!k)
 		return -ENOMEM;
@@ -319,6 +326,47 @@ int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
 	return 0;
 }
 
+int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap)
+{
+	int hfd = bpf_map__fd(t->skel->maps.sr_hot), sfd = bpf_map__fd(t->skel->maps.sr_socks);
+	uint64_t token = 0;
+	size_t n = 0, kept = 0;
+	bool first = true;
+
+	/* The candidates' cookies first, in batches... */
+	for (;;) {
+		__u32 count = BATCH;
+		int ret;
+
+		if (grow(t, n + 4 * BATCH))
+			return -ENOMEM;
+		ret = bpf_map_lookup_batch(hfd, first ? NULL : &token, &token, t->cookies + n,
+					   t->hot_vals + n, &count, NULL);
+		n += count;
+		first = false;
+		if (ret) {
+			if (errno == ENOENT)
+				break;
+			return -errno;
+		}
+	}
+	/* ...then each one's entry. A candidate whose entry is gone was closed
+	 * between the two reads (BPF deletes both on TCP_CLOSE): drop it. */
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(sfd, &t->cookies[i], &t->socks[kept])) {
+			if (errno != ENOENT)
+				return -errno;
+			bpf_map_delete_elem(hfd, &t->cookies[i]);
+			continue;
+		}
+		t->cookies[kept++] = t->cookies[i];
+	}
+	snap->n = kept;
+	snap->cookies = t->cookies;
+	snap->socks = t->socks;
+	return 0;
+}
+
 int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out)
 {
 	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sr_socks), &cookie, out))
@@ -348,6 +396,7 @@ void tracker_close(struct tracker *t)
 	sockreap_bpf__destroy(t->skel);
 	free(t->cookies);
 	free(t->socks);
+	free(t->hot_vals);
 	free(t->percpu);
 	free(t);
 }

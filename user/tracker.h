@@ -49,6 +49,8 @@ int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino);
 /* The same in every network namespace (--all-netns); returns how many, or negative errno. */
 int tracker_sweep_all_netns(struct tracker *t);
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap);
+/* Only the candidates: sockets with data queued or in CLOSE_WAIT. */
+int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap);
 /* Fresh state of one socket; -ENOENT once it is gone. */
 int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out);
 void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX]);
