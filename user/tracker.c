@@ -288,69 +288,59 @@ static int grow(struct tracker *t, size_t want)
 	return 0;
 }
 
-int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
+/*
+ * Read a whole hash map in batches: keys into t->cookies, values into
+ * t->socks (the socket map) or t->hot_vals (the candidate set). The number
+ * read goes to *n.
+ */
+static int read_all(struct tracker *t, int fd, bool hot, size_t *n)
 {
-	int fd = bpf_map__fd(t->skel->maps.sr_socks);
 	uint64_t token = 0;
-	size_t n = 0;
 	bool first = true;
 
+	*n = 0;
 	for (;;) {
-		__u32 count;
+		__u32 want = BATCH, count;
 		int ret;
 
-		if (grow(t, n + BATCH))
-			return -ENOMEM;
-		count = BATCH;
-		ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, t->cookies + n,
-					   t->socks + n, &count, NULL);
-		if (ret && errno == ENOSPC && count == 0) {
-			/* A hash bucket holds more than BATCH entries: retry larger. */
-			if (grow(t, n + 4 * BATCH))
+		for (;;) {
+			if (grow(t, *n + want))
 				return -ENOMEM;
-			count = 4 * BATCH;
-			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, t->cookies + n,
-						   t->socks + n, &count, NULL);
-		}
-		n += count;
-		first = false;
-		if (ret) {
-			if (errno == ENOENT)
+			count = want;
+			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, t->cookies + *n,
+						   hot ? (void *)(t->hot_vals + *n) : (void *)(t->socks + *n),
+						   &count, NULL);
+			/* ENOSPC with nothing read: one hash bucket holds more than
+			 * `want` entries. Retry with more room. */
+			if (!ret || errno != ENOSPC || count || want >= 64 * BATCH)
 				break;
-			return -errno;
+			want *= 4;
 		}
+		*n += count;
+		first = false;
+		if (ret)
+			return errno == ENOENT ? 0 : -errno;
 	}
-	snap->n = n;
+}
+
+int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
+{
+	int ret = read_all(t, bpf_map__fd(t->skel->maps.sr_socks), false, &snap->n);
+
 	snap->cookies = t->cookies;
 	snap->socks = t->socks;
-	return 0;
+	return ret;
 }
 
 int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap)
 {
 	int hfd = bpf_map__fd(t->skel->maps.sr_hot), sfd = bpf_map__fd(t->skel->maps.sr_socks);
-	uint64_t token = 0;
-	size_t n = 0, kept = 0;
-	bool first = true;
+	size_t n, kept = 0;
+	int ret = read_all(t, hfd, true, &n);
 
-	/* The candidates' cookies first, in batches... */
-	for (;;) {
-		__u32 count = BATCH;
-		int ret;
-
-		if (grow(t, n + 4 * BATCH))
-			return -ENOMEM;
-		ret = bpf_map_lookup_batch(hfd, first ? NULL : &token, &token, t->cookies + n,
-					   t->hot_vals + n, &count, NULL);
-		n += count;
-		first = false;
-		if (ret) {
-			if (errno == ENOENT)
-				break;
-			return -errno;
-		}
-	}
-	/* ...then each one's entry. A candidate whose entry is gone was closed
+	if (ret)
+		return ret;
+	/* Then each candidate's entry. One whose entry is gone was closed
 	 * between the two reads (BPF deletes both on TCP_CLOSE): drop it. */
 	for (size_t i = 0; i < n; i++) {
 		if (bpf_map_lookup_elem(sfd, &t->cookies[i], &t->socks[kept])) {

@@ -17,9 +17,21 @@ CLEANUPS=()
 FAILS=0
 CHECKS=0
 
+# ours PID: is it still a child of this script? A pid that has exited and
+# been reaped may already belong to someone else (another test run, a
+# benchmark): never signal it.
+ours() { [ "$(awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null)" = "$$" ]; }
+
+# sig SIGNAL PID...: signal those of the pids that are still ours.
+sig() {
+	local s=$1 p; shift
+	for p in "$@"; do ours "$p" && kill -"$s" "$p" 2>/dev/null; done
+	return 0
+}
+
 cleanup() {
 	local p ns c
-	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do sig CONT "$p"; sig KILL "$p"; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for c in "${CLEANUPS[@]}"; do eval "$c" 2>/dev/null; done
 	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
@@ -96,8 +108,8 @@ start_daemon() {
 # stop_daemon PID [SIG]: signal it and return its exit status (137 if it had
 # to be killed after 10 s).
 stop_daemon() {
-	local pid=$1 sig=${2:-TERM} dog rc
-	kill -"$sig" "$pid" 2>/dev/null
+	local pid=$1 signal=${2:-TERM} dog rc
+	sig "$signal" "$pid"
 	(sleep 10; kill -KILL "$pid" 2>/dev/null) &
 	dog=$!
 	wait "$pid" 2>/dev/null; rc=$?
@@ -116,6 +128,21 @@ pair() {
 	CLI_PID=$BG_PID
 	wait_for "$TMP/$name-client.out" '^connected' 5 || { echo "FAIL: $name client did not connect"; exit 1; }
 }
+
+# drop_to_port NS PORT: a half-open peer. In NS, drop every packet sent to
+# PORT: the peer's ACKs to a server on PORT never arrive. Undone at exit or
+# by undrop NS.
+drop_to_port() {
+	nsenter --net="/run/netns/$1" nft -f - <<NFT
+table inet srt {
+	chain out {
+		type filter hook output priority 0;
+		tcp dport $2 drop
+	}
+}
+NFT
+}
+undrop() { nsenter --net="/run/netns/$1" nft delete table inet srt; }
 
 # result FILE: the last result= line's result.
 result_of() { grep -o '^result=[a-z]*' "$1" | tail -1 | cut -d= -f2; }
@@ -165,7 +192,7 @@ progs_gone() {
 	return 1
 }
 
-alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+alive() { ours "$1" && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
 # wait_pids TIMEOUT_S PID...: bounded wait for test processes to end on their own.
 wait_pids() {
@@ -176,7 +203,7 @@ wait_pids() {
 		[ -n "$any" ] || break
 		sleep 0.05
 	done
-	for p in "$@"; do alive "$p" && kill -KILL "$p"; wait "$p" 2>/dev/null; done
+	for p in "$@"; do alive "$p" && sig KILL "$p"; wait "$p" 2>/dev/null; done
 }
 
 finish() {

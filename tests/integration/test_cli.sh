@@ -46,7 +46,7 @@ bad "no privilege" "missing capability CAP_" setpriv --reuid=65534 --regid=65534
 bg_ns holder "$NS" "$TCPDRV" server --port 9750 --mode idle --duration 20
 wait_for "$TMP/holder.out" '^listening' 5
 bad "metrics port in use" "cannot listen on 127.0.0.1:9750" "$SOCKREAP"
-kill "$BG_PID"
+sig TERM "$BG_PID"
 
 out=$("$SOCKREAP" --help); check "--help exits 0 and names every contract option" \
 	bash -c 'for o in stall-grace idle-timeout interval all-netns cgroup port dry-run metrics-addr metrics-file log-format; do grep -q -- "--$o" <<<"$1" || exit 1; done' _ "$out"

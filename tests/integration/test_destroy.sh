@@ -14,9 +14,9 @@ frozen() { # NAME PORT: a frozen reader pair; waits for the sender to end
 	pair "$NS" "$2" "$1" send read $DUR
 	local srv=$SRV_PID cli=$CLI_PID
 	sleep 0.3
-	kill -STOP "$cli"
+	sig STOP "$cli"
 	wait_pids $((DUR + 5)) "$srv"
-	kill -CONT "$cli"
+	sig CONT "$cli"
 }
 
 echo "-- --kill-method destroy"

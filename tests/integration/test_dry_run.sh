@@ -11,9 +11,9 @@ LOG=$TMP/daemon.out
 
 pair "$NS" 5101 frozen send read $DUR
 sleep 0.3
-kill -STOP "$CLI_PID"
+sig STOP "$CLI_PID"
 wait_pids $((DUR + 5)) "$SRV_PID"
-kill -CONT "$CLI_PID"
+sig CONT "$CLI_PID"
 
 check "the stall is logged" grep -q 'event=stall reason=send_stall .*laddr=127.0.0.1:5101 ' "$LOG"
 check "the reap is logged as result=dry_run" grep -q 'event=reap reason=send_stall result=dry_run .*laddr=127.0.0.1:5101 ' "$LOG"

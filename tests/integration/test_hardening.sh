@@ -16,18 +16,11 @@ echo "-- restart without loss"
 start_daemon "$NS" first --stall-grace 1.5 --interval 0.5
 ids=$(daemon_prog_ids "$DAEMON_PID")
 check "the daemon holds its programs ($(echo $ids))" test "$(wc -w <<<"$ids")" -ge 4
-kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+sig KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
 check "SIGKILL leaves none of them loaded" progs_gone $ids
 pair "$NS" 6201 halfopen send read 12
 HALF_SRV=$SRV_PID
-in_ns "$NS" nft -f - <<'NFT'
-table inet srt {
-	chain out {
-		type filter hook output priority 0;
-		tcp dport 6201 drop
-	}
-}
-NFT
+drop_to_port "$NS" 6201
 sleep 1
 T0=$(date +%s.%N)
 start_daemon "$NS" second --stall-grace 1.5 --interval 0.5
@@ -35,7 +28,7 @@ wait_pids 8 "$HALF_SRV"
 expect_result "the restarted daemon reaps the wedge that formed while none ran" "$TMP/halfopen-server.out" error
 lat=$(echo "$(field_of "$TMP/halfopen-server.out" at) - $T0" | bc)
 check "on time: ${lat}s after the restart (<= grace+interval+1 = 3s)" test "$(echo "$lat <= 3" | bc)" = 1
-in_ns "$NS" nft delete table inet srt
+undrop "$NS"
 stop_daemon "$DAEMON_PID"
 
 echo "-- capacity"
@@ -58,9 +51,9 @@ wait_pids 8 "$HOLD" "$(pgrep -f 'tcpdrv server --port 6211' | head -1)"
 sleep 1
 pair "$NS" 6212 after send read 5
 sleep 0.3
-kill -STOP "$CLI_PID"
+sig STOP "$CLI_PID"
 wait_pids 9 "$SRV_PID"
-kill -CONT "$CLI_PID"
+sig CONT "$CLI_PID"
 expect_result "once room frees up, a new wedge is tracked and reaped" "$TMP/after-server.out" error
 check "no reap other than that one" test "$(grep -c 'event=reap' "$TMP/cap.out")" = 1
 stop_daemon "$DAEMON_PID"

@@ -16,9 +16,9 @@ echo "-- default scope: the daemon's own namespace only"
 start_daemon "$NA" own --stall-grace 1.5 --interval 0.5
 pair "$NB" 5201 other send read $DUR
 sleep 0.3
-kill -STOP "$CLI_PID"
+sig STOP "$CLI_PID"
 wait_pids $((DUR + 5)) "$SRV_PID"
-kill -CONT "$CLI_PID"
+sig CONT "$CLI_PID"
 expect_result "a wedge in another namespace is untouched" "$TMP/other-server.out" timeout
 check "nothing was logged for it" bash -c "! grep -q 'event=stall' '$TMP/own.out'"
 stop_daemon "$DAEMON_PID"
@@ -27,14 +27,7 @@ wait_pids 5 "$CLI_PID"
 echo "-- --all-netns (narrowed to the test port), with a wedge older than the daemon"
 pair "$NB" 5202 preexisting send read 12
 PRE_SRV=$SRV_PID
-in_ns "$NB" nft -f - <<'NFT'
-table inet srt {
-	chain out {
-		type filter hook output priority 0;
-		tcp dport 5202 drop
-	}
-}
-NFT
+drop_to_port "$NB" 5202
 sleep 1 # the send queue fills and stays full before the daemon exists
 T0=$(date +%s.%N)
 start_daemon "$NA" all --all-netns --port 5202 --stall-grace 1.5 --interval 0.5

@@ -49,7 +49,7 @@ bg_ns evil-client "$NS" "$TCPDRV" client --port 6101 --mode read --duration 10
 CLI=$BG_PID
 wait_for "$TMP/evil-client.out" '^connected' 5
 sleep 0.3
-kill -STOP "$CLI"
+sig STOP "$CLI"
 sleep 1
 "$SOCKREAP" list --json --control-socket "$SOCK" >"$TMP/list1.json"
 sleep 1
@@ -61,7 +61,7 @@ check "list --json shows the wedged socket stalling (age ${a1}s)" test "$(echo "
 check "and its stall age grows (${a1}s -> ${a2}s)" test "$(echo "$a2 > $a1 + 0.5" | bc)" = 1
 check "the table shows it with its verdict" grep -Eq '^127.0.0.1:6101 .*stalling [0-9.]+/3s send_stall' "$TMP/list.txt"
 wait_pids 8 "$SRV"
-kill -CONT "$CLI"
+sig CONT "$CLI"
 expect_result "the wedged sender is woken" "$TMP/evil-server.out" error
 wait_pids 3 "$CLI"
 sleep 0.6

@@ -22,9 +22,9 @@ bg_ns pidns-client "$NS" "$TCPDRV" client --port 5601 --mode read --duration $DU
 CLI=$BG_PID
 wait_for "$TMP/pidns-client.out" '^connected' 5
 sleep 0.3
-kill -STOP "$CLI"
+sig STOP "$CLI"
 wait_for "$TMP/pidns-server.out" '^result=' $((DUR + 3))
-kill -CONT "$CLI"
+sig CONT "$CLI"
 expect_result "the sender in the daemon's pid namespace is woken" "$TMP/pidns-server.out" error
 nspid=$(grep -o '^listening.* pid=[0-9]*' "$TMP/pidns-server.out" | grep -o '[0-9]*$')
 check "the reap names the owner by its pid in that namespace (pid=$nspid)" \
@@ -49,10 +49,10 @@ SH_CLI=$BG_PID
 wait_for "$TMP/forkexit-client.out" '^connected' 5
 wait_for "$TMP/shared-client.out" '^connected' 5
 sleep 0.3
-kill -STOP "$FE_CLI" "$SH_CLI"
+sig STOP "$FE_CLI" "$SH_CLI"
 wait_for "$TMP/forkexit-server.out" '^result=' $((DUR + 3))
 wait_pids $((DUR + 3)) "$SH_SRV"
-kill -CONT "$FE_CLI" "$SH_CLI"
+sig CONT "$FE_CLI" "$SH_CLI"
 
 check "forkexit: the original sender exited" grep -q '^parent exits' "$TMP/forkexit-server.out"
 expect_result "forkexit: the child holding the socket is woken (EOF)" "$TMP/forkexit-server.out" eof

@@ -37,9 +37,9 @@ bg_ns victim-client "$NS" "$TCPDRV" client --port 5501 --mode read --duration $D
 CLI_PID=$BG_PID
 wait_for "$TMP/victim-client.out" '^connected' 5
 sleep 0.3
-kill -STOP "$CLI_PID"
+sig STOP "$CLI_PID"
 wait_pids $((DUR + 5)) "$SRV_PID"
-kill -CONT "$CLI_PID"
+sig CONT "$CLI_PID"
 expect_result "another user's wedged sender is woken" "$TMP/victim-server.out" error
 check "reaped with result=ok" reap_ok_for "$TMP/daemon.out" 5501
 stop_daemon "$DAEMON_PID"

@@ -20,10 +20,10 @@ for p in 5911 5912 5913 5914 5915; do
 	SRVS+=("$SRV_PID") CLIS+=("$CLI_PID")
 done
 sleep 0.3
-kill -STOP "${CLIS[@]}"
+sig STOP "${CLIS[@]}"
 T0=$(date +%s.%N)
 wait_pids $((DUR + 5)) "${SRVS[@]}"
-kill -CONT "${CLIS[@]}"
+sig CONT "${CLIS[@]}"
 
 woke() { echo "$(field_of "$TMP/p$1-server.out" at) - $T0" | bc; }
 fast=$(woke 5911) slow=$(woke 5912)

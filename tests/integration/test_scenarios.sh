@@ -15,20 +15,13 @@ LOG=$TMP/daemon.out
 pair "$NS" 5001 frozen send read $DUR
 FROZEN_SRV=$SRV_PID FROZEN_CLI=$CLI_PID
 sleep 0.3
-kill -STOP "$FROZEN_CLI"
+sig STOP "$FROZEN_CLI"
 T_STOP=$(date +%s.%N)
 
 # Dead: a half-open peer; its ACKs are dropped after the handshake.
 pair "$NS" 5002 halfopen send read $DUR
 HALF_SRV=$SRV_PID
-in_ns "$NS" nft -f - <<'NFT'
-table inet srt {
-	chain out {
-		type filter hook output priority 0;
-		tcp dport 5002 drop
-	}
-}
-NFT
+drop_to_port "$NS" 5002
 T_DROP=$(date +%s.%N)
 
 # Live: a reader draining 128 KB/s, a reader paused 1 s (< grace), an idle
@@ -47,13 +40,13 @@ bg_ns reuse-client "$NS" "$TCPDRV" client --port 5007 --mode read --duration $DU
 REUSE_CLI=$BG_PID
 wait_for "$TMP/reuse-client.out" '^connected' 5
 sleep 0.3
-kill -STOP "$REUSE_CLI"
+sig STOP "$REUSE_CLI"
 
-kill -STOP "$PAUSED_CLI"; sleep 1; kill -CONT "$PAUSED_CLI"
+sig STOP "$PAUSED_CLI"; sleep 1; sig CONT "$PAUSED_CLI"
 
 wait_pids $((DUR + 5)) $(printf '%s\n' "${PIDS[@]}" | grep -vx "$DAEMON_PID")
-for p in "$FROZEN_CLI" "$REUSE_CLI"; do kill -CONT "$p" 2>/dev/null; done
-in_ns "$NS" nft delete table inet srt
+for p in "$FROZEN_CLI" "$REUSE_CLI"; do sig CONT "$p" 2>/dev/null; done
+undrop "$NS"
 
 echo "-- dead connections are reaped"
 expect_result "frozen reader: sender woken" "$TMP/frozen-server.out" error

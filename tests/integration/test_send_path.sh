@@ -19,24 +19,17 @@ pair "$NS" 5402 halfopen send read $DUR
 HALF_SRV=$SRV_PID
 pair "$NS" 5403 bulk send read $DUR
 BULK_SRV=$SRV_PID BULK_CLI=$CLI_PID
-in_ns "$NS" nft -f - <<'NFT'
-table inet srt {
-	chain out {
-		type filter hook output priority 0;
-		tcp dport 5402 drop
-	}
-}
-NFT
+drop_to_port "$NS" 5402
 sleep 0.3
-kill -STOP "$FROZEN_CLI"
+sig STOP "$FROZEN_CLI"
 wait_pids $((DUR + 5)) "$FROZEN_SRV" "$HALF_SRV" "$BULK_SRV" "$BULK_CLI"
-kill -CONT "$FROZEN_CLI"
+sig CONT "$FROZEN_CLI"
 
 expect_result "frozen reader: sender woken" "$TMP/frozen-server.out" error
 expect_result "half-open peer: sender woken" "$TMP/halfopen-server.out" error
 expect_live "bulk transfer server" "$TMP/bulk-server.out" $DUR
 expect_live "bulk transfer client" "$TMP/bulk-client.out" $DUR
 check "reaps found their owner through /proc" bash -c "grep 'event=reap' '$LOG' | grep -c 'result=ok .*comm=tcpdrv' | grep -qx 2"
-in_ns "$NS" nft delete table inet srt
+undrop "$NS"
 stop_daemon "$DAEMON_PID"
 finish

@@ -35,9 +35,9 @@ frozen_pair() {
 
 freeze_and_wait() {
 	sleep 0.3
-	kill -STOP "${CLIS[@]}"
+	sig STOP "${CLIS[@]}"
 	wait_pids $((DUR + 5)) "${SRVS[@]}"
-	kill -CONT "${CLIS[@]}"
+	sig CONT "${CLIS[@]}"
 	wait_pids 5 "${CLIS[@]}"
 }
 

@@ -15,9 +15,9 @@ DAEMON_PID=$BG_PID
 wait_for "$TMP/daemon.out" 'event=ready' 60 || fail "the daemon under valgrind did not start"
 pair "$NS" 6501 frozen send read 8
 sleep 0.3
-kill -STOP "$CLI_PID"
+sig STOP "$CLI_PID"
 wait_pids 12 "$SRV_PID"
-kill -CONT "$CLI_PID"
+sig CONT "$CLI_PID"
 in_ns "$NS" curl -s --max-time 10 http://127.0.0.1:9750/metrics >/dev/null
 "$SOCKREAP" list --control-socket "$TMP/ctl.sock" >/dev/null
 expect_result "the frozen reader's sender is woken" "$TMP/frozen-server.out" error
