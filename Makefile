@@ -115,6 +115,7 @@ fuzz-short: $(FUZZ_BINS)
 		mkdir -p $(BUILD)/fuzz/corpus/$$t; \
 		echo "== $$t: $(FUZZ_SECONDS) s"; \
 		$$b -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/ \
 			$(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
 		test $${PIPESTATUS[0]} -eq 0; \
 	done

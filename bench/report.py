@@ -1,0 +1,612 @@
+#!/usr/bin/env python3
+"""report.py - statistics, table and JSON for the benchmark suite (bench/run.sh).
+
+  report.py progs PID           our daemon's BPF programs (ids from /proc/PID/fdinfo), as JSON
+  report.py maps PID            our daemon's BPF maps, as JSON
+  report.py report DATA OUT     read bench/run.sh's raw data, print the table, write OUT (JSON)
+
+Ratios, never timed assertions: every figure is reported with the target it
+is compared with and the margin; the exit status is 0 whatever the figures.
+"""
+import datetime
+import glob
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+
+BOOTSTRAP = 5000
+ACK_PATH_PROGRAM = "sr_on_probe"  # runs for every received segment, ACKs included
+
+
+# --- helpers for run.sh ------------------------------------------------------
+
+
+def fdinfo_ids(pid, key):
+    """The BPF object ids (prog_id, map_id) named in the fdinfo of PID's descriptors."""
+    ids = set()
+    for path in glob.glob(f"/proc/{pid}/fdinfo/*"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(key + ":"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def bpftool_json(*args):
+    out = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout or "[]")
+
+
+def cmd_progs(pid):
+    ids = fdinfo_ids(pid, "prog_id")
+    progs = [
+        {"id": p["id"], "name": p.get("name", ""),
+         "run_time_ns": p.get("run_time_ns", 0), "run_cnt": p.get("run_cnt", 0)}
+        for p in bpftool_json("prog", "show") if p["id"] in ids
+    ]
+    json.dump(progs, sys.stdout)
+    print()
+
+
+def cmd_maps(pid):
+    ids = fdinfo_ids(pid, "map_id")
+    maps = [
+        {"id": m["id"], "name": m.get("name", ""), "type": m.get("type"),
+         "max_entries": m.get("max_entries"), "value_size": m.get("bytes_value"),
+         "bytes_memlock": m.get("bytes_memlock")}
+        for m in bpftool_json("map", "show") if m["id"] in ids
+    ]
+    json.dump(maps, sys.stdout)
+    print()
+
+
+# --- statistics ----------------------------------------------------------------
+
+
+def median(v):
+    s = sorted(v)
+    n = len(s)
+    if not n:
+        return None
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def percentile(v, q):
+    """Nearest-rank percentile (q in 0..100)."""
+    s = sorted(v)
+    if not s:
+        return None
+    k = max(0, min(len(s) - 1, int(-(-q * len(s) // 100)) - 1))
+    return s[k]
+
+
+def bootstrap_median_ci(v, seed=6):
+    """95% percentile-bootstrap interval of the median."""
+    if len(v) < 2:
+        return [None, None]
+    rnd = random.Random(seed)
+    meds = sorted(median([rnd.choice(v) for _ in v]) for _ in range(BOOTSTRAP))
+    return [meds[int(0.025 * BOOTSTRAP)], meds[int(0.975 * BOOTSTRAP) - 1]]
+
+
+def summary(v):
+    return {"n": len(v), "median": median(v), "ci95": bootstrap_median_ci(v),
+            "min": min(v) if v else None, "max": max(v) if v else None,
+            "p25": percentile(v, 25), "p75": percentile(v, 75)}
+
+
+def read_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                env[k] = v
+    return env
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def read_metrics(path):
+    m = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("#") or not line.strip():
+                    continue
+                k, v = line.rsplit(" ", 1)
+                m[k] = float(v)
+    except OSError:
+        pass
+    return m
+
+
+# --- 1. hot path ----------------------------------------------------------------
+
+
+def iperf_figures(doc):
+    end = doc["end"]
+    rx = end["sum_received"]
+    cpu = end.get("cpu_utilization_percent", {})
+    gb = rx["bytes"] / 1e9
+    cpu_s = (cpu.get("host_total", 0) + cpu.get("remote_total", 0)) / 100 * rx["seconds"]
+    return {"bps": rx["bits_per_second"], "bytes": rx["bytes"], "seconds": rx["seconds"],
+            "cpu_s_per_gb": cpu_s / gb if gb else None,
+            "host_cpu_pct": cpu.get("host_total"), "remote_cpu_pct": cpu.get("remote_total")}
+
+
+def hot_path(data):
+    rows = []
+    path = os.path.join(data, "hot", "runs.tsv")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        next(f)
+        for line in f:
+            seq, rnd, arm, kind, foreign, name = line.rstrip("\n").split("\t")
+            doc = load_json(os.path.join(data, "hot", name))
+            if doc and "end" in doc and "sum_received" in doc["end"]:
+                rows.append({"seq": int(seq), "round": int(rnd), "arm": arm, "kind": kind,
+                             "foreign": int(foreign), **iperf_figures(doc)})
+    arm_of = {r["seq"]: r["arm"] for r in rows}
+    run = {(r["seq"], r["kind"]): r for r in rows}
+    out = {"order": "A (B B A C C A) x rounds; each arm run paired with its adjacent 'none' run",
+           "foreign_sr_programs": sorted({r["foreign"] for r in rows})}
+    for kind, field, better in (("p1", "bps", "higher"), ("p8", "bps", "higher"),
+                                ("rate", "cpu_s_per_gb", "lower")):
+        res = {"metric": "throughput ratio arm/none" if field == "bps"
+               else "CPU-seconds per GB ratio arm/none (fixed rate)", "better": better}
+        for arm in ("idle", "full"):
+            ratios, matched = [], []
+            for seq, a in sorted(arm_of.items()):
+                if a != arm:
+                    continue
+                partner = seq - 1 if arm_of.get(seq - 1) == "none" else (
+                    seq + 1 if arm_of.get(seq + 1) == "none" else None)
+                x, y = run.get((seq, kind)), run.get((partner, kind))
+                if x and y and x[field] and y[field]:
+                    ratios.append(x[field] / y[field])
+                    if x["foreign"] == y["foreign"]:
+                        matched.append(x[field] / y[field])
+            res[arm] = summary(ratios)
+            res[arm]["ratios"] = [round(r, 4) for r in ratios]
+            # Pairs whose two runs saw the same number of other sr_* programs
+            # (concurrent tests' daemons attach to the same tracepoints).
+            res[arm]["same_foreign_programs"] = summary(matched)
+        for arm in ("none", "idle", "full"):
+            vals = [r[field] for r in rows if r["arm"] == arm and r["kind"] == kind]
+            res.setdefault("absolute", {})[arm] = {
+                "median": median(vals), "min": min(vals) if vals else None,
+                "max": max(vals) if vals else None, "n": len(vals),
+                "unit": "bit/s" if field == "bps" else "CPU-s/GB"}
+            if kind == "rate":
+                res["absolute"][arm]["achieved_bps"] = median(
+                    [r["bps"] for r in rows if r["arm"] == arm and r["kind"] == kind])
+        out[kind] = res
+    return out
+
+
+# --- 2. per-event cost ----------------------------------------------------------
+
+
+def perf_counts(path):
+    counts = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) >= 3 and parts[0].replace(".", "").isdigit():
+                    counts[parts[2]] = float(parts[0])
+    except OSError:
+        pass
+    return counts
+
+
+def bpf_stats(data, hot):
+    out = {}
+    for kind in ("p1", "p8"):
+        before = {p["name"]: p for p in load_json(os.path.join(data, "stats", kind + ".before.json")) or []}
+        after = {p["name"]: p for p in load_json(os.path.join(data, "stats", kind + ".after.json")) or []}
+        doc = load_json(os.path.join(data, "stats", kind + ".iperf.json"))
+        if not doc or "end" not in doc or "sum_received" not in doc["end"]:
+            continue
+        fig = iperf_figures(doc)
+        secs = fig["seconds"]  # rates over the transfer itself, not the tools' start-up
+        gb = fig["bytes"] / 1e9
+        progs = {}
+        total_ns = 0
+        for name, a in sorted(after.items()):
+            b = before.get(name, {"run_time_ns": 0, "run_cnt": 0})
+            cnt = a["run_cnt"] - b["run_cnt"]
+            ns = a["run_time_ns"] - b["run_time_ns"]
+            total_ns += ns
+            progs[name] = {"events": cnt, "ns_per_event": ns / cnt if cnt else None,
+                           "events_per_s": cnt / secs, "events_per_gb": cnt / gb if gb else None,
+                           "cpu_share_of_one_core": ns / 1e9 / secs}
+        cpu_ns_per_gb = fig["cpu_s_per_gb"] * 1e9 if fig["cpu_s_per_gb"] else None
+        bpf_ns_per_gb = total_ns / gb if gb else None
+        share = bpf_ns_per_gb / cpu_ns_per_gb if cpu_ns_per_gb else None
+        out[kind] = {
+            "seconds": secs, "throughput_bps": fig["bps"], "programs": progs,
+            "tracepoint_events_per_s": {k: v / secs for k, v in
+                                        perf_counts(os.path.join(data, "stats", kind + ".perf")).items()},
+            "bpf_ns_per_gb": bpf_ns_per_gb, "iperf_cpu_ns_per_gb": cpu_ns_per_gb,
+            "bpf_share_of_cpu": share,
+            "predicted_ratio": 1 - share if share is not None else None,
+            "measured_ratio_idle": hot.get(kind, {}).get("idle", {}).get("median"),
+        }
+    return out
+
+
+# --- profiles -------------------------------------------------------------------
+
+
+def profile(path, top=15):
+    lines = []
+    try:
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"\s*([\d.]+)%\s+(.*)$", line)
+                if m:
+                    lines.append((float(m.group(1)), " ".join(m.group(2).split())))
+    except OSError:
+        return None
+    share = lambda pat: round(sum(p for p, s in lines if re.search(pat, s)), 2)
+    return {"top": [{"pct": p, "symbol": s} for p, s in lines[:top]],
+            "sr_programs_pct": share(r"bpf_prog_\w+_sr_"),
+            "tracepoint_dispatch_pct": share(r"bpf_trace_run|__bpf_trace_|__traceiter_"),
+            "bpf_map_pct": share(r"htab_|bpf_map|generic_map_lookup_batch|copy_to_user|_copy_to_user")}
+
+
+# --- 3./4. scale and watchdog ---------------------------------------------------
+
+
+def scale(data):
+    out = []
+    for d in sorted(glob.glob(os.path.join(data, "scale", "*")), key=lambda p: int(os.path.basename(p))):
+        n = int(os.path.basename(d))
+        m0, m1 = read_metrics(os.path.join(d, "m0.prom")), read_metrics(os.path.join(d, "m1.prom"))
+        if not m0 or not m1:
+            continue
+        scans = m1.get("sockreap_scans_total", 0) - m0.get("sockreap_scans_total", 0)
+        cpu = m1.get("sockreap_scan_cpu_seconds_total", 0) - m0.get("sockreap_scan_cpu_seconds_total", 0)
+        wall = m1.get("sockreap_scan_duration_seconds_sum", 0) - m0.get("sockreap_scan_duration_seconds_sum", 0)
+        try:
+            t0, c0 = open(os.path.join(d, "t0")).read().split()
+            t1, c1 = open(os.path.join(d, "t1")).read().split()
+            proc_cpu = (int(c1) - int(c0)) / 1e9
+        except (OSError, ValueError):
+            proc_cpu = None
+        status = {}
+        try:
+            for line in open(os.path.join(d, "status")):
+                k, _, v = line.partition(":")
+                status[k] = v.strip()
+        except OSError:
+            pass
+        kib = lambda k: int(status[k].split()[0]) if k in status else None
+        socks = next((m for m in load_json(os.path.join(d, "maps.json")) or [] if m["name"] == "sr_socks"), {})
+        wd = None
+        try:
+            for line in open(os.path.join(d, "watchdog.out")):
+                if line.startswith("{"):
+                    wd = json.loads(line)
+        except (OSError, ValueError):
+            pass
+        # Per-scan CPU from the window's samples (one line per scan seen).
+        samples = []
+        try:
+            for line in open(os.path.join(d, "scans.txt")):
+                a, b = line.split()
+                samples.append((int(float(a)), float(b)))
+        except (OSError, ValueError):
+            pass
+        per_scan = [(b2 - b1) * 1e3 for (a1, b1), (a2, b2) in zip(samples, samples[1:]) if a2 - a1 == 1]
+        if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
+            scans = samples[-1][0] - samples[0][0]
+            cpu = samples[-1][1] - samples[0][1]
+        tracked = m1.get("sockreap_sockets_tracked")
+        row = {
+            "connections": n, "sockets_tracked": tracked, "scans": scans,
+            "scan_cpu_ms": cpu / scans * 1e3 if scans else None,
+            "scan_cpu_median_ms": median(per_scan), "scan_cpu_max_ms": max(per_scan, default=None),
+            "scan_cpu_per_scan_ms": [round(x, 3) for x in per_scan],
+            "scan_wall_ms": wall / scans * 1e3 if scans else None,
+            "process_cpu_ms_per_scan": proc_cpu / scans * 1e3 if scans and proc_cpu is not None else None,
+            "scan_cpu_ns_per_tracked_socket": cpu / scans * 1e9 / tracked if scans and tracked else None,
+            "rss_mib": kib("VmRSS") / 1024 if kib("VmRSS") else None,
+            "rss_hwm_mib": kib("VmHWM") / 1024 if kib("VmHWM") else None,
+            "map_capacity": socks.get("max_entries"),
+            "map_memlock_mib": socks["bytes_memlock"] / 2**20 if socks.get("bytes_memlock") else None,
+            "watchdog": wd,
+        }
+        if wd and row["scan_cpu_ms"]:
+            row["watchdog_cpu_ms_per_scan"] = wd["cpu_s_per_scan"] * 1e3
+            row["watchdog_over_sockreap"] = wd["cpu_s_per_scan"] * 1e3 / row["scan_cpu_ms"]
+            if row["process_cpu_ms_per_scan"]:
+                row["watchdog_over_sockreap_process"] = wd["cpu_s_per_scan"] * 1e3 / row["process_cpu_ms_per_scan"]
+        out.append(row)
+    return out
+
+
+def mapscan(data):
+    rows = []
+    try:
+        for line in open(os.path.join(data, "mapscan.jsonl")):
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+    except (OSError, ValueError):
+        pass
+    return rows
+
+
+# --- 5. detection ----------------------------------------------------------------
+
+
+def iso_ts(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def detection(data):
+    d = os.path.join(data, "detect")
+    if not os.path.exists(os.path.join(d, "daemon.log")):
+        return None
+    try:
+        grace, interval = map(float, open(os.path.join(d, "config")).read().split())
+        freeze = [float(x) for x in open(os.path.join(d, "freeze_at")).read().split()]
+    except (OSError, ValueError):
+        return None
+    stall, reap = {}, {}
+    for line in open(os.path.join(d, "daemon.log")):
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        port = str(ev.get("laddr", "")).rsplit(":", 1)[-1]
+        if ev.get("event") == "stall" and port not in stall:
+            stall[port] = ev
+        if ev.get("event") == "reap" and ev.get("result") == "ok" and port not in reap:
+            reap[port] = ev
+    target = grace + interval + 0.05
+    rows, errors, results = [], 0, {}
+    for path in sorted(glob.glob(os.path.join(d, "srv-*.out"))):
+        port = None
+        last = None
+        for line in open(path):
+            m = re.match(r"listening port=(\d+)", line)
+            if m:
+                port = m.group(1)
+            if line.startswith("result="):
+                last = dict(kv.split("=", 1) for kv in line.split())
+        if not last:
+            results["none"] = results.get("none", 0) + 1
+            continue
+        results[last["result"]] = results.get(last["result"], 0) + 1
+        if last["result"] != "error":
+            continue
+        errors += 1
+        at = float(last["at"])
+        row = {"port": port, "freeze_to_error_s": at - freeze[0]}
+        r = reap.get(port)
+        if r:
+            r_ts = iso_ts(r["ts"])
+            onset = r_ts - float(r["stalled_s"])
+            s = stall.get(port)
+            if s:
+                onset = min(onset, iso_ts(s["ts"]) - float(s["stalled_s"]))
+            row.update({"onset_to_shutdown_s": r_ts - onset, "shutdown_to_error_s": at - r_ts,
+                        "onset_to_error_s": at - onset, "stalled_s_at_reap": float(r["stalled_s"])})
+        rows.append(row)
+    dist = lambda k: {"p50": percentile([r[k] for r in rows if k in r], 50),
+                      "p99": percentile([r[k] for r in rows if k in r], 99),
+                      "max": max([r[k] for r in rows if k in r], default=None),
+                      "min": min([r[k] for r in rows if k in r], default=None),
+                      "n": len([r for r in rows if k in r])}
+    within = [r for r in rows if r.get("onset_to_error_s") is not None and r["onset_to_error_s"] <= target]
+    pairs = len(glob.glob(os.path.join(d, "srv-*.out")))
+    return {"pairs": pairs, "grace_s": grace, "interval_s": interval, "target_s": target,
+            "sender_results": results, "reaped_ok": len(reap),
+            "onset_to_shutdown_s": dist("onset_to_shutdown_s"),
+            "shutdown_to_error_s": dist("shutdown_to_error_s"),
+            "onset_to_error_s": dist("onset_to_error_s"),
+            "freeze_to_error_s": dist("freeze_to_error_s"),
+            "within_target": len(within), "freeze_spread_s": freeze[-1] - freeze[0]}
+
+
+# --- targets and table -------------------------------------------------------------
+
+
+def fmt(v, spec=".3f", none="-"):
+    return none if v is None else format(v, spec)
+
+
+def targets(hot, stats, sc, det):
+    t = []
+    for kind in ("p1", "p8"):
+        for arm in ("idle", "full"):
+            s = hot.get(kind, {}).get(arm, {})
+            lo = (s.get("ci95") or [None])[0]
+            med = s.get("median")
+            met = None if med is None or lo is None else med >= 0.99 and lo >= 0.97
+            t.append({"target": f"hot path {kind} {arm}: ratio >= 0.99, 95% lower bound >= 0.97",
+                      "value": f"{fmt(med, '.4f')} [{fmt(lo, '.4f')}, {fmt((s.get('ci95') or [None, None])[1], '.4f')}]",
+                      "met": met,
+                      "margin": None if med is None or lo is None else
+                      f"median {med - 0.99:+.4f}, lower bound {lo - 0.97:+.4f}"})
+    for kind in ("p1", "p8"):
+        p = stats.get(kind, {}).get("programs", {}).get(ACK_PATH_PROGRAM, {})
+        ns = p.get("ns_per_event")
+        t.append({"target": f"ACK-path program ({ACK_PATH_PROGRAM}, {kind} load) <= 100 ns/event",
+                  "value": f"{fmt(ns, '.1f')} ns", "met": None if ns is None else ns <= 100,
+                  "margin": None if ns is None else f"{100 - ns:+.1f} ns"})
+    big = next((r for r in sc if r["connections"] == 50000), None)
+    if big:
+        cpu, worst, rss = big.get("scan_cpu_ms"), big.get("scan_cpu_max_ms"), big.get("rss_mib")
+        t.append({"target": "scan CPU <= 20 ms at 50,000 connections (every scan, the periodic full read included)",
+                  "value": f"worst {fmt(worst, '.2f')} ms, median {fmt(big.get('scan_cpu_median_ms'), '.2f')} ms, "
+                           f"mean {fmt(cpu, '.2f')} ms",
+                  "met": None if worst is None else worst <= 20,
+                  "margin": None if worst is None else f"worst {20 - worst:+.2f} ms ({worst / 20:.2f}x the target)"})
+        t.append({"target": "RSS <= 16 MiB at 50,000 connections", "value": f"{fmt(rss, '.1f')} MiB",
+                  "met": rss is not None and rss <= 16,
+                  "margin": None if rss is None else f"{16 - rss:+.1f} MiB ({rss / 16:.2f}x the target)"})
+    else:
+        t.append({"target": "scan CPU <= 20 ms and RSS <= 16 MiB at 50,000 connections",
+                  "value": "not measured in this mode", "met": None, "margin": None})
+    ten = next((r for r in sc if r["connections"] == 10000), None)
+    ratio = ten.get("watchdog_over_sockreap") if ten else None
+    t.append({"target": "sockreap >= 20x cheaper than the watchdog at 10,000 connections",
+              "value": f"{fmt(ratio, '.1f')}x", "met": None if ratio is None else ratio >= 20,
+              "margin": None if ratio is None else f"{ratio / 20:.2f}x the target"})
+    if det:
+        mx = det["onset_to_error_s"]["max"]
+        all_in = det["within_target"] == det["pairs"]
+        t.append({"target": f"every detection within grace + interval + 50 ms ({det['target_s']:.2f} s)",
+                  "value": f"{det['within_target']} of {det['pairs']}; max {fmt(mx)} s",
+                  "met": all_in,
+                  "margin": None if mx is None else f"{(det['target_s'] - mx) * 1e3:+.0f} ms at the max"})
+    return t
+
+
+def print_table(r):
+    m = r["machine"]
+    print()
+    print(f"sockreap benchmark ({r['mode']} mode) - {m.get('nproc')} cores, Linux {m.get('kernel')}, "
+          f"{m.get('cpu')}; took {r['durations_s'].get('total', 0):.0f} s")
+    b = r["sockreap_build"]
+    print(f"daemon: git {b.get('git_head')} with {b.get('git_dirty_files')} uncommitted files in bpf/ user/ include/,"
+          f" binary sha256 {b.get('sockreap_sha256')}")
+    hot = r["hot_path"]
+    print(f"\n1. Hot path: iperf3 loopback, ratio arm/none, median of adjacent ABBA pairs [bootstrap 95%]"
+          f" (other sr_* programs loaded by concurrent tests: {hot.get('foreign_sr_programs')})")
+    print(f"   {'load':<24}{'none':>12}{'attached/none':>30}{'full daemon/none':>30}")
+    for kind, label in (("p1", "1 stream, Gbit/s"), ("p8", "8 streams, Gbit/s"),
+                        ("rate", "fixed rate, CPU-s/GB")):
+        h = hot.get(kind, {})
+        a = h.get("absolute", {}).get("none", {})
+        scale_ = 1e-9 if kind != "rate" else 1
+        cell = lambda arm: (f"{fmt(h.get(arm, {}).get('median'), '.4f')} "
+                            f"[{fmt((h.get(arm, {}).get('ci95') or [None])[0], '.3f')},"
+                            f"{fmt((h.get(arm, {}).get('ci95') or [None, None])[1], '.3f')}] "
+                            f"n={h.get(arm, {}).get('n', 0)}")
+        none = a.get("median")
+        print(f"   {label:<24}{fmt(none * scale_ if none else None, '.2f'):>12}{cell('idle'):>30}{cell('full'):>30}")
+    same = "; ".join(
+        f"{kind} {arm} {fmt(hot.get(kind, {}).get(arm, {}).get('same_foreign_programs', {}).get('median'), '.4f')}"
+        f" (n={hot.get(kind, {}).get(arm, {}).get('same_foreign_programs', {}).get('n', 0)})"
+        for kind in ("p1", "p8", "rate") for arm in ("idle", "full"))
+    print(f"   only pairs whose two runs saw the same foreign programs: {same}")
+    st = r["bpf_programs"]
+    print("\n2. Per-event cost (kernel.bpf_stats_enabled, under iperf3 load, full daemon)")
+    print(f"   {'program':<16}{'1 stream ns/ev':>16}{'events/s':>12}{'8 streams ns/ev':>17}{'events/s':>12}")
+    names = sorted({n for k in st.values() for n in k.get("programs", {})})
+    for name in names:
+        a = st.get("p1", {}).get("programs", {}).get(name, {})
+        b = st.get("p8", {}).get("programs", {}).get(name, {})
+        print(f"   {name:<16}{fmt(a.get('ns_per_event'), '.1f'):>16}{fmt(a.get('events_per_s'), '.0f'):>12}"
+              f"{fmt(b.get('ns_per_event'), '.1f'):>17}{fmt(b.get('events_per_s'), '.0f'):>12}")
+    for kind in ("p1", "p8"):
+        k = st.get(kind)
+        if k:
+            print(f"   {kind}: BPF {fmt(k['bpf_ns_per_gb'] / 1e6 if k['bpf_ns_per_gb'] else None, '.2f')} ms of CPU per GB"
+                  f" = {fmt(k['bpf_share_of_cpu'] * 100 if k['bpf_share_of_cpu'] is not None else None, '.2f')}% of"
+                  f" iperf3's CPU -> predicted ratio {fmt(k['predicted_ratio'], '.4f')},"
+                  f" measured (attached) {fmt(k['measured_ratio_idle'], '.4f')}")
+    for name in ("hot", "scan"):
+        p = r["profiles"].get(name)
+        if p:
+            top = ", ".join(f"{e['symbol'][:48]} {e['pct']}%" for e in p["top"][:5])
+            print(f"   profile {name}: sr_* programs {p['sr_programs_pct']}%, tracepoint dispatch "
+                  f"{p['tracepoint_dispatch_pct']}%, map code {p['bpf_map_pct']}%; top: {top}")
+    print("\n3./4. Scale: N established loopback connections (2 tracked sockets each); the watchdog at the same N")
+    print("   scan CPU per scan (ms): median / worst / mean over a window holding one periodic full read;"
+          " proc = every thread of the daemon, per scan")
+    print(f"   {'N':>7}{'tracked':>9}{'median':>9}{'worst':>9}{'mean':>9}{'ns/socket':>11}{'proc':>8}{'RSS MiB':>9}"
+          f"{'map MiB':>9}{'watchdog ms':>13}{'watchdog/sockreap':>19}")
+    for s in r["scale"]:
+        print(f"   {s['connections']:>7}{fmt(s['sockets_tracked'], '.0f'):>9}{fmt(s['scan_cpu_median_ms'], '.3f'):>9}"
+              f"{fmt(s['scan_cpu_max_ms'], '.3f'):>9}{fmt(s['scan_cpu_ms'], '.3f'):>9}"
+              f"{fmt(s['scan_cpu_ns_per_tracked_socket'], '.0f'):>11}{fmt(s['process_cpu_ms_per_scan'], '.3f'):>8}"
+              f"{fmt(s['rss_mib'], '.1f'):>9}{fmt(s['map_memlock_mib'], '.1f'):>9}"
+              f"{fmt(s.get('watchdog_cpu_ms_per_scan'), '.1f'):>13}{fmt(s.get('watchdog_over_sockreap'), '.1f'):>18}x")
+    if r["mapscan"]:
+        print("   full batched map read (bench/mapscan, bpf_map_lookup_batch, batch 4096):")
+        for m in r["mapscan"]:
+            print(f"   {m['entries']:>9} entries: {m['cpu_ns_per_entry']:.0f} ns/entry CPU "
+                  f"({m['read_cpu_s'] * 1e3:.1f} ms a read), map {m['memlock_bytes'] / 2**20:.1f} MiB"
+                  + (f"; unbatched {m['unbatched_cpu_ns_per_entry']:.0f} ns/entry"
+                     if m["unbatched_cpu_ns_per_entry"] >= 0 else ""))
+    d = r["detection"]
+    if d:
+        print(f"\n5. Detection: {d['pairs']} readers frozen at once, grace {d['grace_s']:g} s, interval "
+              f"{d['interval_s']:g} s (target {d['target_s']:.2f} s); senders: {d['sender_results']}")
+        for k, label in (("onset_to_shutdown_s", "onset -> shutdown"), ("shutdown_to_error_s", "shutdown -> sender error"),
+                         ("onset_to_error_s", "onset -> sender error"), ("freeze_to_error_s", "SIGSTOP -> sender error")):
+            x = d[k]
+            print(f"   {label:<26} p50 {fmt(x['p50'])} s  p99 {fmt(x['p99'])} s  max {fmt(x['max'])} s  (n={x['n']})")
+    print("\nTargets")
+    for t in r["targets"]:
+        mark = {True: "MET ", False: "MISS", None: "n/a "}[t["met"]]
+        print(f"   {mark} {t['target']}: {t['value']}" + (f" ({t['margin']})" if t["margin"] else ""))
+    print()
+
+
+def cmd_report(data, out):
+    env = read_env(os.path.join(data, "meta.env"))
+    dur = {k[len("phase_"):-2]: float(v) for k, v in env.items() if k.startswith("phase_")}
+    if "end" in env:
+        dur["total"] = float(env["end"]) - float(env["start"])
+    hot = hot_path(data)
+    stats = bpf_stats(data, hot)
+    sc = scale(data)
+    det = detection(data)
+    r = {
+        "mode": env.get("mode"),
+        "machine": {k: env.get(k) for k in ("nproc", "kernel", "cpu", "mem_mib", "iperf3")},
+        "sockreap_build": {k: env.get(k) for k in ("sockreap", "sockreap_sha256", "git_head", "git_dirty_files")},
+        "durations_s": dur,
+        "settings": {"t_run_s": env.get("t_run"), "rounds": env.get("rounds"),
+                     "fixed_rate_bps": env.get("fixed_rate_bps")},
+        "hot_path": hot,
+        "bpf_programs": stats,
+        "profiles": {"hot": profile(os.path.join(data, "profile", "hot.txt")),
+                     "scan": profile(os.path.join(data, "profile", "scan.txt"))},
+        "scale": sc,
+        "mapscan": mapscan(data),
+        "detection": det,
+    }
+    r["targets"] = targets(hot, stats, sc, det)
+    with open(out, "w") as f:
+        json.dump(r, f, indent=1)
+    print_table(r)
+    print(f"written: {out}")
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "progs":
+        cmd_progs(int(argv[2]))
+    elif len(argv) == 3 and argv[1] == "maps":
+        cmd_maps(int(argv[2]))
+    elif len(argv) == 4 and argv[1] == "report":
+        cmd_report(argv[2], argv[3])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

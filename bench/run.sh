@@ -1,0 +1,461 @@
+#!/usr/bin/env bash
+# run.sh - the benchmark suite of issue 6: `make bench` (BENCH_QUICK=1 for the short mode).
+#
+#   bench/run.sh [BUILD_DIR]
+#
+# Phases, each side by side in this one run:
+#   hot     iperf3 loopback throughput, 1 and 8 streams, plus CPU per GB at a
+#           fixed rate: arms none / attached (daemon idle) / full (scanning,
+#           scraped), in the order A (B B A C C A)... so every arm run has a
+#           "none" run next to it (paired, ABBA), after a warm-up
+#   stats   kernel.bpf_stats_enabled=1 under the same load: run_time_ns /
+#           run_cnt of each sr_* program of our daemon, event rates (perf stat)
+#   profile (full mode) perf record of the hot path and of the scan at the largest N
+#   scale   N established loopback connections (bench/conns): the daemon's CPU
+#           per scan, RSS and map memory; then the /proc + pidfd_getfd
+#           watchdog baseline (bench/watchdog) at the same N
+#   mapscan a hash map of sockreap's key/value filled to 1,000,000 entries
+#           with batch updates, read whole with bpf_map_lookup_batch (bench/mapscan)
+#   detect  100 readers frozen at once on 100 blocked senders (build/tests/tcpdrv)
+# BENCH_ONLY="hot stats scale mapscan detect" runs a subset and BENCH_SCALE_N="N..."
+# other connection counts (for development).
+# Raw data goes to BUILD/bench/data; bench/report.py turns it into the table
+# (stdout) and BUILD/bench.json.
+#
+# Everything runs in network namespaces created here; the daemon runs inside
+# them with its default scope (its own namespace). Every loop is bounded in
+# count and time; the EXIT trap kills every process started, deletes every
+# namespace and restores kernel.bpf_stats_enabled, pass or fail.
+
+set -u
+
+BUILD=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+QUICK=${BENCH_QUICK:-0}
+[ "$QUICK" = 0 ] || QUICK=1
+BUILT_SOCKREAP=$BUILD/sockreap
+BUILT_TCPDRV=$BUILD/tests/tcpdrv
+CONNS=$BUILD/bench/conns
+WATCHDOG=$BUILD/bench/watchdog
+MAPSCAN=$BUILD/bench/mapscan
+REPORT="python3 $HERE/report.py"
+DATA=$BUILD/bench/data
+TAG=srb$$
+
+if [ "$QUICK" = 1 ]; then
+	T_RUN=1 ROUNDS=2 T_STATS=2 SCALE_N="1000 10000" WD_SCANS=3
+	MAP_SIZES=100000,1000000 MAP_READS=3 PROFILE=0 BUDGET_S=115
+else
+	T_RUN=2 ROUNDS=8 T_STATS=3 SCALE_N="1000 10000 50000" WD_SCANS=5
+	MAP_SIZES=10000,100000,1000000 MAP_READS=5 PROFILE=1 BUDGET_S=590
+fi
+PHASES=${BENCH_ONLY:-hot stats scale mapscan detect}
+SCALE_N=${BENCH_SCALE_N:-$SCALE_N}
+want() { [[ " $PHASES " == *" $1 "* ]]; }
+SCALE_CAPACITY=131072 # one map size for every N: 2 entries per connection at 50,000
+# The daemon reads only its candidate set each scan, and the whole map every
+# ~10 s (for the state gauges): 20 scans at 0.5 s hold exactly one full read,
+# so the mean over the window is the true amortized cost.
+SCALE_INTERVAL=0.5 SCALE_SCANS=20
+# Readers drain at 256 KB/s until frozen: ACK progress up to the freeze, and
+# 100 pairs that do not starve this script of CPU, as 100 bulk transfers would.
+DETECT_PAIRS=100 DETECT_GRACE=2 DETECT_INTERVAL=0.5 DETECT_READ_RATE=262144
+
+NAMESPACES=()
+PIDS=()
+STATS_RESTORE=
+T_BEGIN=$(date +%s.%N)
+
+# ours PID: still a child of this script. A PID that exited may have been
+# recycled by someone else's process: never signal it.
+ours() { [ "$(awk '/^PPid:/ {print $2}' "/proc/$1/status" 2>/dev/null)" = "$$" ]; }
+signal_ours() { local sig=$1 p; shift; for p; do ours "$p" && kill -"$sig" "$p" 2>/dev/null; done; }
+
+cleanup() {
+	local p ns
+	signal_ours CONT "${PIDS[@]}"
+	signal_ours TERM "${PIDS[@]}"
+	sleep 0.3
+	signal_ours KILL "${PIDS[@]}"
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	[ -n "$STATS_RESTORE" ] && sysctl -q -w kernel.bpf_stats_enabled="$STATS_RESTORE"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 1' INT TERM
+
+die() { echo "bench: $*" >&2; exit 1; }
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $T_BEGIN" | bc; }
+log() { printf '[%6.1fs] %s\n' "$(elapsed)" "$*" >&2; }
+# Seconds left of the mode's budget (negative once over).
+left() { echo "$BUDGET_S - ($(now) - $T_BEGIN)" | bc; }
+over_budget() { [ "$(echo "$(left) < $1" | bc)" = 1 ]; }
+
+[ "$(id -u)" = 0 ] || die "needs root (BPF programs, network namespaces)"
+[ -r /sys/kernel/btf/vmlinux ] || die "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
+for b in "$BUILT_SOCKREAP" "$BUILT_TCPDRV" "$CONNS" "$WATCHDOG" "$MAPSCAN"; do
+	[ -x "$b" ] || die "missing $b: run through 'make bench'"
+done
+for c in iperf3 bpftool python3 curl nsenter bc; do
+	command -v "$c" >/dev/null || die "missing $c: run through 'make bench'"
+done
+HAVE_PERF=0
+perf stat -e task-clock true >/dev/null 2>&1 && HAVE_PERF=1
+
+rm -rf "$DATA"
+mkdir -p "$DATA"/{bin,hot,stats,profile,scale,detect}
+# Private copies: build/ may be rebuilt by someone else while this runs, and
+# every phase must measure the same daemon.
+cp "$BUILT_SOCKREAP" "$BUILT_TCPDRV" "$DATA/bin/" || die "cannot copy the binaries"
+SOCKREAP=$DATA/bin/sockreap
+TCPDRV=$DATA/bin/tcpdrv
+
+# new_netns VAR SUFFIX: a namespace with loopback up, removed by the trap.
+new_netns() {
+	local name_="$TAG-$2"
+	ip netns add "$name_" || die "ip netns add $name_"
+	NAMESPACES+=("$name_")
+	ip -n "$name_" link set lo up
+	printf -v "$1" '%s' "$name_"
+}
+del_netns() { ip netns del "$1" 2>/dev/null; }
+in_ns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
+
+# bg OUTFILE NS CMD...: start CMD in NS (nsenter execs it: BG_PID is CMD itself).
+bg() {
+	local out=$1 ns=$2; shift 2
+	nsenter --net="/run/netns/$ns" "$@" >"$out" 2>&1 &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# wait_for FILE REGEX TIMEOUT_S
+wait_for() {
+	local f=$1 re=$2 t=$3 i
+	for ((i = 0; i < t * 20; i++)); do
+		grep -Eq -- "$re" "$f" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# stop PID: TERM, then KILL after 10 s; bounded.
+stop() {
+	local pid=$1 i
+	signal_ours TERM "$pid"
+	for ((i = 0; i < 200; i++)); do ours "$pid" || break; sleep 0.05; done
+	signal_ours KILL "$pid"
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# start_daemon LOG NS ARGS...: sockreap in NS, waits for event=ready; sets DAEMON_PID.
+start_daemon() {
+	local out=$1 ns=$2; shift 2
+	bg "$out" "$ns" "$SOCKREAP" --control-socket off --log-format json "$@"
+	DAEMON_PID=$BG_PID
+	wait_for "$out" '"event":"ready"' 15 || { sed 's/^/    /' "$out" >&2; die "the daemon did not get ready"; }
+}
+
+# CPU time of every thread of PID, in ns (sum_exec_runtime: exact, unlike ticks).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+metric() { awk -v m="$2" '$1 == m {print $2}' "$1" 2>/dev/null; }
+# sr_* programs loaded on this machine by others (concurrent tests): noise to report.
+sr_probe_progs() { bpftool prog show 2>/dev/null | grep -c 'name sr_on_probe'; }
+
+{
+	echo "mode=$([ "$QUICK" = 1 ] && echo quick || echo full)"
+	echo "nproc=$(nproc)"
+	echo "kernel=$(uname -r)"
+	echo "cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "mem_mib=$(awk '/MemTotal/ {printf "%d", $2 / 1024}' /proc/meminfo)"
+	echo "iperf3=$(iperf3 --version 2>/dev/null | head -1)"
+	echo "sockreap=$("$SOCKREAP" --version 2>/dev/null | head -1)"
+	echo "sockreap_sha256=$(sha256sum "$SOCKREAP" | cut -c1-16)"
+	echo "git_head=$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null)"
+	echo "git_dirty_files=$(git -C "$HERE/.." status --porcelain -- bpf user include 2>/dev/null | wc -l)"
+	echo "have_perf=$HAVE_PERF"
+	echo "t_run=$T_RUN"
+	echo "rounds=$ROUNDS"
+	echo "start=$T_BEGIN"
+} >"$DATA/meta.env"
+phase_done() { echo "phase_$1_s=$(echo "$(now) - $2" | bc)" >>"$DATA/meta.env"; }
+
+#
+# 1. Hot path: iperf3 in a private netns, three arms, paired ABBA rounds.
+#
+IPERF_PORT=5201 METRICS_PORT=9760
+start_iperf_server() {
+	bg "$DATA/hot/iperf-server.log" "$HOT" iperf3 -s -p $IPERF_PORT -B 127.0.0.1
+	IPERF_SRV=$BG_PID
+	sleep 0.3
+}
+# iperf_run OUT ARGS...: one bounded client run; a failed run restarts the server.
+iperf_run() {
+	local out=$1; shift
+	in_ns "$HOT" timeout -k 2 $((T_RUN + 20)) iperf3 -c 127.0.0.1 -p $IPERF_PORT -J "$@" >"$out" 2>&1
+	if ! grep -q '"sum_received"' "$out" || grep -q '"error"' "$out"; then
+		log "iperf3 run failed ($out); restarting its server"
+		stop "$IPERF_SRV"
+		start_iperf_server
+		return 1
+	fi
+	return 0
+}
+ARM=none DAEMON_PID= SCRAPER_PID=
+set_arm() {
+	local arm=$1
+	[ "$arm" = "$ARM" ] && return 0
+	if [ -n "$SCRAPER_PID" ]; then stop "$SCRAPER_PID"; SCRAPER_PID=; fi
+	if [ -n "$DAEMON_PID" ]; then stop "$DAEMON_PID"; DAEMON_PID=; fi
+	case $arm in
+	idle) # programs attached, the daemon asleep: no scan after the first
+		start_daemon "$DATA/hot/daemon-idle.log" "$HOT" --interval 3600 --metrics-addr off ;;
+	full) # scanning every second and scraped every second
+		start_daemon "$DATA/hot/daemon-full.log" "$HOT" --interval 1 \
+			--metrics-addr 127.0.0.1:$METRICS_PORT
+		bg /dev/null "$HOT" bash -c "for ((i = 0; i < 900; i++)); do
+			curl -s -o /dev/null --max-time 1 http://127.0.0.1:$METRICS_PORT/metrics; sleep 1; done"
+		SCRAPER_PID=$BG_PID ;;
+	esac
+	ARM=$arm
+}
+
+# The fixed rate: a third of the warm-up's single-stream maximum.
+fixed_rate() {
+	python3 -c 'import json, sys
+print(int(max(json.load(open(f))["end"]["sum_received"]["bits_per_second"] for f in sys.argv[1:]) / 3))' "$@"
+}
+
+SEQ=0
+occurrence() { # ROUND ARM: the three runs of one arm occurrence
+	local r=$1 arm=$2 kind foreign mine=1 f
+	set_arm "$arm"
+	[ "$arm" = none ] && mine=0
+	foreign=$(($(sr_probe_progs) - mine))
+	for kind in p1 p8 rate; do
+		f="$DATA/hot/$SEQ-$arm-$kind.json"
+		case $kind in
+		p1) iperf_run "$f" -t "$T_RUN" ;;
+		p8) iperf_run "$f" -t "$T_RUN" -P 8 ;;
+		rate) iperf_run "$f" -t "$T_RUN" -b "$RATE" ;;
+		esac && printf '%d\t%d\t%s\t%s\t%d\t%s\n' "$SEQ" "$r" "$arm" "$kind" "$foreign" \
+			"$(basename "$f")" >>"$DATA/hot/runs.tsv"
+	done
+	SEQ=$((SEQ + 1))
+}
+
+phase_hot() {
+	local p0 r arm
+	p0=$(now)
+	log "hot path: warm-up"
+	iperf_run "$DATA/hot/warmup-p1.json" -t "$T_RUN"
+	iperf_run "$DATA/hot/warmup-p8.json" -t "$T_RUN" -P 8
+	iperf_run "$DATA/hot/warmup-p1b.json" -t "$T_RUN" || die "iperf3 does not run in the namespace"
+	RATE=$(fixed_rate "$DATA/hot/warmup-p1.json" "$DATA/hot/warmup-p1b.json") ||
+		die "cannot read the warm-up's throughput"
+	echo "fixed_rate_bps=$RATE" >>"$DATA/meta.env"
+	printf 'seq\tround\tarm\tkind\tforeign_sr_progs\tfile\n' >"$DATA/hot/runs.tsv"
+	occurrence 0 none
+	for ((r = 1; r <= ROUNDS; r++)); do
+		# Leave the other phases room: this one may use about half of the budget.
+		if [ "$r" -gt 2 ] && over_budget "$(echo "$BUDGET_S * 0.5" | bc)"; then
+			log "hot path: stopping after $((r - 1)) rounds (time budget)"
+			break
+		fi
+		log "hot path: round $r of $ROUNDS"
+		for arm in idle idle none full full none; do occurrence "$r" "$arm"; done
+	done
+	phase_done hot "$p0"
+}
+
+#
+# 2. Per-event cost: the kernel's own accounting under the same load, full daemon.
+#
+phase_stats() {
+	local p0 kind t0 t1 extra
+	p0=$(now)
+	log "per-event cost (kernel.bpf_stats_enabled=1)"
+	set_arm full
+	STATS_RESTORE=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	for kind in p1 p8; do
+		extra=()
+		[ "$kind" = p8 ] && extra=(-P 8)
+		$REPORT progs "$DAEMON_PID" >"$DATA/stats/$kind.before.json"
+		t0=$(now)
+		if [ "$HAVE_PERF" = 1 ]; then
+			perf stat -a -x, -o "$DATA/stats/$kind.perf" \
+				-e 'tcp:tcp_probe,tcp:tcp_sendmsg_locked,sock:inet_sock_set_state' -- \
+				nsenter --net="/run/netns/$HOT" timeout -k 2 $((T_STATS + 20)) \
+				iperf3 -c 127.0.0.1 -p $IPERF_PORT -J -t "$T_STATS" "${extra[@]}" \
+				>"$DATA/stats/$kind.iperf.json" 2>/dev/null
+		else
+			in_ns "$HOT" timeout -k 2 $((T_STATS + 20)) iperf3 -c 127.0.0.1 -p $IPERF_PORT \
+				-J -t "$T_STATS" "${extra[@]}" >"$DATA/stats/$kind.iperf.json" 2>/dev/null
+		fi
+		t1=$(now)
+		$REPORT progs "$DAEMON_PID" >"$DATA/stats/$kind.after.json"
+		echo "$t1 - $t0" | bc >"$DATA/stats/$kind.seconds"
+	done
+	sysctl -q -w kernel.bpf_stats_enabled="$STATS_RESTORE"
+	STATS_RESTORE=
+	phase_done stats "$p0"
+
+	[ "$PROFILE" = 1 ] && [ "$HAVE_PERF" = 1 ] || return 0
+	p0=$(now)
+	log "profile: the hot path (perf record -a, full daemon, one stream)"
+	perf record -q -a -e cpu-clock -F 1999 -o "$DATA/profile/hot.data" -- \
+		nsenter --net="/run/netns/$HOT" timeout -k 2 20 \
+		iperf3 -c 127.0.0.1 -p $IPERF_PORT -t 3 >/dev/null 2>&1
+	# Only iperf3's samples (loopback softirq work runs in its context), as a
+	# share of them: the machine may be busy with other work meanwhile.
+	perf report -i "$DATA/profile/hot.data" --stdio --no-children --sort sym --comms iperf3 \
+		--percentage relative --percent-limit 0.02 2>/dev/null | grep -v '^#' | grep -v '^$' \
+		>"$DATA/profile/hot.txt"
+	rm -f "$DATA/profile/hot.data"
+	phase_done profile_hot "$p0"
+}
+
+#
+# 3./4. Scale: N real connections, the daemon's scan, then the watchdog at the same N.
+#
+scale_one() { # N
+	local n=$1 d="$DATA/scale/$1" active i tracked s s0 c last conns_pid ns
+	mkdir -p "$d"
+	log "scale: N=$n connections"
+	new_netns ns "scale$n"
+	start_daemon "$d/daemon.log" "$ns" --interval $SCALE_INTERVAL --metrics-addr off \
+		--metrics-file "$d/metrics.prom" --map-capacity $SCALE_CAPACITY
+	active=$((n / 5 < 2000 ? n / 5 : 2000))
+	bg "$d/conns.out" "$ns" "$CONNS" --count "$n" --active "$active" --duration 180
+	conns_pid=$BG_PID
+	if ! wait_for "$d/conns.out" '^ready' 60; then
+		sed 's/^/    /' "$d/conns.out" >&2
+		die "conns did not make $n connections"
+	fi
+	# Both ends of every connection tracked (bounded wait), then a settling second.
+	for ((i = 0; i < 100; i++)); do
+		tracked=$(metric "$d/metrics.prom" sockreap_sockets_tracked)
+		[ "${tracked:-0}" -ge $((2 * n)) ] && break
+		sleep 0.2
+	done
+	sleep 1
+	cp "$d/metrics.prom" "$d/m0.prom"
+	echo "$(now) $(cpu_ns "$DAEMON_PID")" >"$d/t0"
+	s0=$(metric "$d/m0.prom" sockreap_scans_total)
+	# Every scan of the window, from the metrics file (replaced whole at the end of
+	# each scan): "scans_total scan_cpu_seconds_total". Bounded at 4x the window.
+	last=
+	for ((i = 0; i < SCALE_SCANS * 40; i++)); do
+		read -r s c < <(awk '$1 == "sockreap_scans_total" {s = $2}
+			$1 == "sockreap_scan_cpu_seconds_total" {c = $2} END {print s, c}' "$d/metrics.prom")
+		[ "$s" != "$last" ] && echo "$s $c" >>"$d/scans.txt" && last=$s
+		[ "${s:-0}" -ge $((${s0:-0} + SCALE_SCANS)) ] && break
+		sleep 0.05
+	done
+	cp "$d/metrics.prom" "$d/m1.prom"
+	echo "$(now) $(cpu_ns "$DAEMON_PID")" >"$d/t1"
+	cp "/proc/$DAEMON_PID/status" "$d/status"
+	$REPORT maps "$DAEMON_PID" >"$d/maps.json"
+	if [ "$PROFILE" = 1 ] && [ "$HAVE_PERF" = 1 ] && [ "$n" = "${SCALE_N##* }" ]; then
+		log "profile: the daemon's scans at N=$n"
+		# 10.5 s: the candidate scans and one full read.
+		perf record -q -e cpu-clock -F 1999 -p "$DAEMON_PID" -o "$d/scan.data" -- sleep 10.5 \
+			>/dev/null 2>&1
+		perf report -i "$d/scan.data" --stdio --no-children --sort dso,sym \
+			--percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$' \
+			>"$DATA/profile/scan.txt"
+		rm -f "$d/scan.data"
+	fi
+	log "scale: watchdog baseline at N=$n"
+	in_ns "$ns" timeout -k 2 120 "$WATCHDOG" --scans "$WD_SCANS" --interval 0.2 \
+		>"$d/watchdog.out" 2>&1 || log "watchdog failed at N=$n (see $d/watchdog.out)"
+	stop "$conns_pid"
+	stop "$DAEMON_PID"
+	DAEMON_PID=
+	del_netns "$ns"
+}
+
+phase_scale() {
+	local p0 n
+	p0=$(now)
+	for n in $SCALE_N; do
+		if over_budget 30; then log "scale: skipping N=$n (time budget)"; continue; fi
+		scale_one "$n"
+	done
+	phase_done scale "$p0"
+}
+
+phase_mapscan() {
+	local p0
+	p0=$(now)
+	log "mapscan: a hash map of sr_sock values, sizes $MAP_SIZES"
+	timeout -k 2 120 "$MAPSCAN" --entries "$MAP_SIZES" --reads "$MAP_READS" \
+		>"$DATA/mapscan.jsonl" || log "mapscan failed (see $DATA/mapscan.jsonl)"
+	phase_done mapscan "$p0"
+}
+
+#
+# 5. Detection latency: DETECT_PAIRS readers frozen at once on blocked senders.
+#
+phase_detect() {
+	local p0 ns i p done_n=0 srvs=() clis=() d="$DATA/detect"
+	p0=$(now)
+	log "detection: $DETECT_PAIRS frozen readers, --stall-grace $DETECT_GRACE --interval $DETECT_INTERVAL"
+	new_netns ns detect
+	start_daemon "$d/daemon.log" "$ns" --stall-grace $DETECT_GRACE \
+		--interval $DETECT_INTERVAL --metrics-addr off
+	echo "$DETECT_GRACE $DETECT_INTERVAL" >"$d/config"
+	for ((i = 0; i < DETECT_PAIRS; i++)); do
+		bg "$d/srv-$i.out" "$ns" "$TCPDRV" server --port $((21000 + i)) --mode send --duration 40
+		srvs+=("$BG_PID")
+	done
+	for ((i = 0; i < DETECT_PAIRS; i++)); do
+		wait_for "$d/srv-$i.out" '^listening' 10 || die "detection: server $i did not listen"
+	done
+	for ((i = 0; i < DETECT_PAIRS; i++)); do
+		bg "$d/cli-$i.out" "$ns" "$TCPDRV" client --port $((21000 + i)) --mode trickle \
+			--rate $DETECT_READ_RATE --duration 40
+		clis+=("$BG_PID")
+	done
+	for ((i = 0; i < DETECT_PAIRS; i++)); do
+		wait_for "$d/cli-$i.out" '^connected' 10 || die "detection: client $i did not connect"
+	done
+	sleep 1 # every sender blocked on a full window, its reader draining it slowly
+	now >"$d/freeze_at"
+	signal_ours STOP "${clis[@]}"
+	now >>"$d/freeze_at"
+	# Every sender unblocked; bounded at 20 s.
+	for ((i = 0; i < 400; i++)); do
+		done_n=$(grep -l '^result=' "$d"/srv-*.out 2>/dev/null | wc -l)
+		[ "$done_n" -ge "$DETECT_PAIRS" ] && break
+		sleep 0.05
+	done
+	log "detection: $done_n of $DETECT_PAIRS senders saw an error"
+	signal_ours CONT "${clis[@]}"
+	signal_ours TERM "${srvs[@]}" "${clis[@]}"
+	for p in "${srvs[@]}" "${clis[@]}"; do wait "$p" 2>/dev/null; done
+	stop "$DAEMON_PID"
+	DAEMON_PID=
+	del_netns "$ns"
+	phase_done detect "$p0"
+}
+
+if want hot || want stats; then
+	new_netns HOT hot
+	start_iperf_server
+	want hot && phase_hot
+	want stats && phase_stats
+	set_arm none
+	stop "$IPERF_SRV"
+	del_netns "$HOT"
+fi
+want scale && phase_scale
+want mapscan && phase_mapscan
+want detect && phase_detect
+
+echo "end=$(now)" >>"$DATA/meta.env"
+log "report"
+$REPORT report "$DATA" "$BUILD/bench.json"
