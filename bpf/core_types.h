@@ -83,8 +83,15 @@ struct tcp_sock {
 } __core;
 
 struct sk_buff {
-	unsigned char *head;
-	__u16 transport_header;
+	char cb[48];
+} __core;
+
+/* TCP's view of skb->cb, filled by tcp_v4_fill_cb()/tcp_v6_fill_cb() before
+ * tcp_rcv_established() runs. */
+struct tcp_skb_cb {
+	__u32 seq;
+	__u8 tcp_flags;
+	__u32 ack_seq;
 } __core;
 
 struct iov_iter {
@@ -106,16 +113,6 @@ struct bpf_iter__tcp {
 	__u32 uid;
 } __core;
 
-/* The first 16 bytes of a TCP header (include/uapi/linux/tcp.h). */
-struct sr_tcphdr {
-	__be16 source;
-	__be16 dest;
-	__be32 seq;
-	__be32 ack_seq;
-	__u8 doff_res;
-	__u8 flags;
-	__be16 window;
-};
-#define SR_TCPHDR_ACK 0x10
+#define SR_TCPHDR_ACK 0x10 /* TCPHDR_ACK in tcp_skb_cb.tcp_flags */
 
 #endif /* SOCKREAP_CORE_TYPES_H */

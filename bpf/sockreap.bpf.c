@@ -76,12 +76,26 @@ struct {
 	__type(value, __u64);
 } sr_counters SEC(".maps");
 
-static __always_inline void count(__u32 idx)
+static __always_inline void count_add(__u32 idx, __u64 delta)
 {
 	__u64 *c = bpf_map_lookup_elem(&sr_counters, &idx);
 
 	if (c)
-		*c += 1; /* per-CPU slot: no atomic needed */
+		*c += delta; /* per-CPU slot: no atomic needed; a "-1" wraps, the sum is right */
+}
+
+static __always_inline void count(__u32 idx)
+{
+	count_add(idx, 1);
+}
+
+/* Keep the per-state gauges exact without the daemon reading every entry. */
+static __always_inline void state_move(struct sr_sock *e, __u8 state, __u64 now)
+{
+	count_add(SR_CNT_STATE_BASE + (e->state % 13), (__u64)-1);
+	count_add(SR_CNT_STATE_BASE + (state % 13), 1);
+	e->state = state;
+	e->state_since_ns = now;
 }
 
 /* RFC 793 sequence comparison: is a after b, modulo 2^32? */
@@ -222,6 +236,7 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 	}
 	if (!err) {
 		count(SR_CNT_INSERTS);
+		count(SR_CNT_STATE_BASE + (fresh.state % 13));
 		if (fresh.queued_since_ns || fresh.state == SR_TCP_CLOSE_WAIT)
 			hot_add(cookie);
 	}
@@ -317,7 +332,7 @@ SEC("tp_btf/tcp_probe")
 int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 {
 	const struct tcp_sock *tp;
-	struct sr_tcphdr th;
+	const struct tcp_skb_cb *cb;
 	__u32 una, ack;
 	__u64 now, cookie, acked;
 	struct sr_sock *e;
@@ -336,14 +351,20 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	e->last_rx_ns = now;
 	una = tp->snd_una;
 	acked = tp->bytes_acked;
-	if (bpf_probe_read_kernel(&th, sizeof(th), skb->head + skb->transport_header) == 0 &&
-	    (th.flags & SR_TCPHDR_ACK)) {
-		ack = bpf_ntohl(th.ack_seq);
+	/* The segment's ACK, already parsed by TCP into skb->cb: no copy. */
+	cb = (const struct tcp_skb_cb *)skb->cb;
+	if (cb->tcp_flags & SR_TCPHDR_ACK) {
+		ack = cb->ack_seq;
 		if (seq_after(ack, una) && !seq_after(ack, tp->snd_nxt)) {
 			acked += ack - una;
 			una = ack;
 		}
 	}
+	/* Most segments change nothing but the receive time (pure data to a
+	 * reader, duplicate ACKs, zero-window probe replies): stop here. */
+	if (acked == e->bytes_acked && una == e->snd_una && tp->write_seq == e->write_seq &&
+	    e->ino)
+		return 0;
 	note_acked(e, acked, now);
 	e->snd_una = una;
 	e->write_seq = tp->write_seq;
@@ -365,6 +386,10 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 		return 0;
 	cookie = bpf_get_socket_cookie((void *)sk);
 	if (newstate == SR_TCP_CLOSE) {
+		e = bpf_map_lookup_elem(&sr_socks, &cookie);
+		if (!e)
+			return 0;
+		count_add(SR_CNT_STATE_BASE + (e->state % 13), (__u64)-1);
 		if (bpf_map_delete_elem(&sr_socks, &cookie) == 0)
 			count(SR_CNT_DELETES);
 		bpf_map_delete_elem(&sr_hot, &cookie);
@@ -380,8 +405,7 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	if (!e)
 		return 0;
 	if (e->state != newstate) {
-		e->state = newstate;
-		e->state_since_ns = bpf_ktime_get_ns();
+		state_move(e, newstate, bpf_ktime_get_ns());
 		if (newstate == SR_TCP_CLOSE_WAIT)
 			hot_add(cookie);
 	}
@@ -425,10 +449,8 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	note_acked(e, tp->bytes_acked, now);
 	e->snd_una = tp->snd_una;
 	e->write_seq = tp->write_seq;
-	if (e->state != state) { /* a state change the map missed (full at the time) */
-		e->state = state;
-		e->state_since_ns = now;
-	}
+	if (e->state != state) /* a state change the map missed (full at the time) */
+		state_move(e, state, now);
 	if (state == SR_TCP_CLOSE_WAIT)
 		hot_add(cookie);
 	note_queue(e, cookie, now);

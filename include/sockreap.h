@@ -52,7 +52,8 @@ enum sr_counter {
 	SR_CNT_HOT_FULL,     /* candidates that could not be recorded: sr_hot full */
 	SR_CNT_INSERTS,      /* entries created */
 	SR_CNT_DELETES,      /* entries deleted (TCP_CLOSE); inserts - deletes = tracked */
-	SR_CNT_MAX,
+	SR_CNT_STATE_BASE,   /* + state: tracked sockets in that state (per-CPU deltas; the sum is exact) */
+	SR_CNT_MAX = SR_CNT_STATE_BASE + 13,
 };
 
 /*

@@ -70,7 +70,6 @@ struct daemon {
 	uint64_t last_map_full, last_hot_full;
 	int control_fd;
 	bool full_every_scan;	/* rx_idle is on: every established socket is a candidate */
-	unsigned int full_every, scans_since_full; /* otherwise a full read now and then, for gauges */
 	bool sweep_every_scan;
 };
 
@@ -346,10 +345,9 @@ static void scan(struct daemon *d)
 			pr_warn("iter/tcp sweep failed: %s", strerror(-ret));
 	}
 	/* Only the candidates (queued data, CLOSE_WAIT) can fire send_stall or
-	 * peer_gone: read those. Every socket is read when rx_idle is on, after
-	 * the candidate set overflowed, and every ~10 s for the gauges. */
-	full = d->full_every_scan || ++d->scans_since_full >= d->full_every ||
-	       d->metrics.bpf[SR_CNT_HOT_FULL] > d->last_hot_full;
+	 * peer_gone: read those. Every socket is read when rx_idle is on, and
+	 * after the candidate set overflowed (it may then miss some). */
+	full = d->full_every_scan || d->metrics.bpf[SR_CNT_HOT_FULL] > d->last_hot_full;
 	ret = full ? tracker_read(d->tracker, &snap) : tracker_read_hot(d->tracker, &snap);
 	if (ret) {
 		/* Fail safe: without a trustworthy snapshot, touch nothing. */
@@ -360,18 +358,13 @@ static void scan(struct daemon *d)
 	}
 	d->metrics.scan_entries = snap.n;
 	memset(d->metrics.stalled_now, 0, sizeof(d->metrics.stalled_now));
-	if (full) {
-		d->scans_since_full = 0;
+	if (full)
 		d->last_hot_full = d->metrics.bpf[SR_CNT_HOT_FULL];
-		memset(d->metrics.tracked_by_state, 0, sizeof(d->metrics.tracked_by_state));
-	}
 	for (size_t i = 0; i < snap.n; i++) {
 		const struct sr_sock *e = &snap.socks[i];
 		struct policy_verdict v = policy_verdict(e, t0, &rule_of(d, e)->pol);
 		struct episode key = { snap.cookies[i], v.onset_ns, 0 }, *old, *ep;
 
-		if (full && e->state < SR_TCP_STATE_MAX)
-			d->metrics.tracked_by_state[e->state]++;
 		if (v.reason == REASON_NONE)
 			continue;
 		d->metrics.stalled_now[v.reason]++;
@@ -407,6 +400,8 @@ observe:
 	memcpy(d->metrics.bpf, counters, sizeof(counters));
 	/* Exact every scan without reading the map: BPF counts creations and deletions. */
 	d->metrics.sockets_tracked = counters[SR_CNT_INSERTS] - counters[SR_CNT_DELETES];
+	for (int st = 0; st < SR_TCP_STATE_MAX; st++)
+		d->metrics.tracked_by_state[st] = counters[SR_CNT_STATE_BASE + st];
 	if (counters[SR_CNT_MAP_FULL] > d->last_map_full) {
 		pr_warn("socket map full (capacity %u): %llu sockets left untracked since the last scan; "
 			"raise --map-capacity",
@@ -603,7 +598,6 @@ int daemon_run(const struct sr_config *cfg)
 	for (size_t i = 0; i < d.n_rules; i++)
 		if (d.rules[i].pol.idle_timeout_ns)
 			d.full_every_scan = true;
-	d.full_every = cfg->interval_s >= 10 ? 1 : (unsigned int)(10 / cfg->interval_s);
 	topts.targets = d.targets;
 	topts.n_targets = d.n_rules;
 	topts.exclude_ports = cfg->exclude_ports;

@@ -127,8 +127,7 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	       "Sockets the last scan examined: the candidates (data queued, CLOSE_WAIT) or all.");
 	fprintf(f, "sockreap_scan_entries %llu\n", (unsigned long long)m->scan_entries);
 
-	family(f, "sockreap_sockets_by_state", "gauge",
-	       "Tracked sockets by TCP state, at the last full read (each scan with --idle-timeout, else ~10 s).");
+	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");
 	for (int s = 1; s < SR_TCP_STATE_MAX; s++)
 		if (m->tracked_by_state[s] || s == 1 || s == 8)
 			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", tcp_state_names[s],

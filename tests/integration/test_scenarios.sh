@@ -83,6 +83,7 @@ echo "-- clean close removes entries"
 gone() { grep -q '^sockreap_sockets_tracked 0$' "$TMP/metrics.prom"; }
 for ((i = 0; i < 60; i++)); do gone && break; sleep 0.1; done
 check "no socket left in the map once every connection closed" gone
+check "and no established socket in the per-state gauge" grep -q '^sockreap_sockets_by_state{state="established"} 0$' "$TMP/metrics.prom"
 check "metrics count the reaps" grep -q 'sockreap_reaps_total{reason="send_stall",result="ok"} [3-9]' "$TMP/metrics.prom"
 check "the daemon logged no warnings" bash -c "! grep -q 'level=warn' '$LOG'"
 
