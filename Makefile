@@ -135,6 +135,11 @@ unit-asan: $(ASAN_BINS)
 integration: all
 	$(Q)tests/integration/run.sh $(BUILD)
 
+# The long churn of the hardening test: 100 000 connections in at most 10 minutes.
+.PHONY: soak
+soak: all
+	$(Q)CHURN_COUNT=100000 CHURN_SECONDS=600 bash tests/integration/test_hardening.sh
+
 # The daemon under ASan+UBSan, with the test hooks (SOCKREAP_TEST_PAUSE) compiled in.
 SAN_BUILD := $(BUILD)/san
 san:

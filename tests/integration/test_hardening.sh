@@ -58,17 +58,20 @@ expect_result "once room frees up, a new wedge is tracked and reaped" "$TMP/afte
 check "no reap other than that one" test "$(grep -c 'event=reap' "$TMP/cap.out")" = 1
 stop_daemon "$DAEMON_PID"
 
-echo "-- churn"
+# make soak runs the full count: CHURN_COUNT=100000 over a few minutes.
+CHURN_COUNT=${CHURN_COUNT:-3000}
+CHURN_SECONDS=${CHURN_SECONDS:-35}
+echo "-- churn ($CHURN_COUNT connections)"
 start_daemon "$NS" churn --stall-grace 1.5 --interval 0.5 --metrics-file "$TMP/churn.prom"
 sleep 1
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status"; }
 fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
 rss0=$(rss) fds0=$(fds)
-bg_ns churn-server "$NS" "$TCPDRV" server --port 6221 --mode churn --duration 40
+bg_ns churn-server "$NS" "$TCPDRV" server --port 6221 --mode churn --duration $((CHURN_SECONDS + 5))
 wait_for "$TMP/churn-server.out" '^listening' 5
-bg_ns churn-client "$NS" "$TCPDRV" client --port 6221 --mode churn --count 3000 --duration 35
-wait_pids 40 "$BG_PID"
-check "3000 connections opened and closed" grep -q '^connections=3000' "$TMP/churn-client.out"
+bg_ns churn-client "$NS" "$TCPDRV" client --port 6221 --mode churn --count "$CHURN_COUNT" --duration "$CHURN_SECONDS"
+wait_pids $((CHURN_SECONDS + 5)) "$BG_PID"
+check "$CHURN_COUNT connections opened and closed" grep -q "^connections=$CHURN_COUNT\$" "$TMP/churn-client.out"
 for ((i = 0; i < 40; i++)); do [ "$(metric "$TMP/churn.prom" sockreap_sockets_tracked)" = 0 ] && break; sleep 0.1; done
 check "no entry left for closed sockets" test "$(metric "$TMP/churn.prom" sockreap_sockets_tracked)" = 0
 rss1=$(rss) fds1=$(fds)
