@@ -135,10 +135,11 @@ unit-asan: $(ASAN_BINS)
 integration: all
 	$(Q)tests/integration/run.sh $(BUILD)
 
-# The long churn of the hardening test: 100 000 connections in at most 10 minutes.
+# The long churn of the hardening test: 100 000 connections in at most 9 minutes
+# (tcpdrv bounds every run to 600 s).
 .PHONY: soak
 soak: all
-	$(Q)CHURN_COUNT=100000 CHURN_SECONDS=600 bash tests/integration/test_hardening.sh
+	$(Q)CHURN_COUNT=100000 CHURN_SECONDS=540 bash tests/integration/test_hardening.sh
 
 # The daemon under ASan+UBSan, with the test hooks (SOCKREAP_TEST_PAUSE) compiled in.
 SAN_BUILD := $(BUILD)/san

@@ -67,7 +67,8 @@ struct daemon {
 	struct sr_metrics metrics;
 	struct episode *eps, *next_eps;
 	size_t n_eps, cap_eps;
-	uint64_t last_map_full, last_hot_full;
+	uint64_t last_map_full;
+	bool hot_full_warned;
 	int control_fd;
 	bool full_every_scan;	/* rx_idle is on: every established socket is a candidate */
 	bool sweep_every_scan;
@@ -346,8 +347,9 @@ static void scan(struct daemon *d)
 	}
 	/* Only the candidates (queued data, CLOSE_WAIT) can fire send_stall or
 	 * peer_gone: read those. Every socket is read when rx_idle is on, and
-	 * after the candidate set overflowed (it may then miss some). */
-	full = d->full_every_scan || d->metrics.bpf[SR_CNT_HOT_FULL] > d->last_hot_full;
+	 * for good once the candidate set has overflowed: a socket left out of
+	 * it would never be seen again otherwise. */
+	full = d->full_every_scan || d->metrics.bpf[SR_CNT_HOT_FULL] > 0;
 	ret = full ? tracker_read(d->tracker, &snap) : tracker_read_hot(d->tracker, &snap);
 	if (ret) {
 		/* Fail safe: without a trustworthy snapshot, touch nothing. */
@@ -358,8 +360,6 @@ static void scan(struct daemon *d)
 	}
 	d->metrics.scan_entries = snap.n;
 	memset(d->metrics.stalled_now, 0, sizeof(d->metrics.stalled_now));
-	if (full)
-		d->last_hot_full = d->metrics.bpf[SR_CNT_HOT_FULL];
 	for (size_t i = 0; i < snap.n; i++) {
 		const struct sr_sock *e = &snap.socks[i];
 		struct policy_verdict v = policy_verdict(e, t0, &rule_of(d, e)->pol);
@@ -402,6 +402,10 @@ observe:
 	d->metrics.sockets_tracked = counters[SR_CNT_INSERTS] - counters[SR_CNT_DELETES];
 	for (int st = 0; st < SR_TCP_STATE_MAX; st++)
 		d->metrics.tracked_by_state[st] = counters[SR_CNT_STATE_BASE + st];
+	if (counters[SR_CNT_HOT_FULL] && !d->hot_full_warned) {
+		pr_warn("candidate set full: every scan now reads every socket; raise --map-capacity");
+		d->hot_full_warned = true;
+	}
 	if (counters[SR_CNT_MAP_FULL] > d->last_map_full) {
 		pr_warn("socket map full (capacity %u): %llu sockets left untracked since the last scan; "
 			"raise --map-capacity",
