@@ -157,7 +157,7 @@ static int listen_on(int port)
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128)) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4096)) {
 		perror("listen");
 		exit(1);
 	}
@@ -173,6 +173,26 @@ static int connect_to(const char *host, int port, double deadline)
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return fd;
+		close(fd);
+		usleep(50000);
+	}
+	fprintf(stderr, "tcpdrv: cannot connect to %s:%d\n", host, port);
+	exit(1);
+}
+
+static int connect_from(uint32_t src, const char *host, int port, double deadline)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in b = { .sin_family = AF_INET };
+
+	b.sin_addr.s_addr = src;
+	inet_pton(AF_INET, host, &a.sin_addr);
+	while (mono() < deadline) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0 &&
+		    connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
 			return fd;
 		close(fd);
 		usleep(50000);
@@ -270,7 +290,9 @@ static int run_churn_client(const struct args *a, double deadline)
 	unsigned long long n;
 
 	for (n = 0; n < a->count && mono() < deadline; n++) {
-		int fd = connect_to(a->host, a->port, deadline);
+		/* Rotate the source over 127.0.0.1-64: each closed connection holds
+		 * its port in TIME_WAIT for a minute, and one address has 28k. */
+		int fd = connect_from(htonl(0x7f000001 + (uint32_t)(n % 64)), a->host, a->port, deadline);
 
 		if (send(fd, "hello", 5, MSG_NOSIGNAL) != 5)
 			break;
