@@ -31,6 +31,9 @@ sig() {
 
 cleanup() {
 	local p ns c
+	# Only the test's own shell cleans up: a subshell that inherited the trap
+	# (a watchdog killed with SIGTERM) must not tear the test down under it.
+	[ "$BASHPID" = "$$" ] || return 0
 	for p in "${PIDS[@]}"; do sig CONT "$p"; sig KILL "$p"; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for c in "${CLEANUPS[@]}"; do eval "$c" 2>/dev/null; done
@@ -110,10 +113,10 @@ start_daemon() {
 stop_daemon() {
 	local pid=$1 signal=${2:-TERM} dog rc
 	sig "$signal" "$pid"
-	(sleep 10; kill -KILL "$pid" 2>/dev/null) &
+	(trap - EXIT INT TERM; sleep 10; kill -KILL "$pid" 2>/dev/null) &
 	dog=$!
 	wait "$pid" 2>/dev/null; rc=$?
-	kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+	kill -KILL "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
 	return $rc
 }
 
