@@ -164,22 +164,6 @@ static int listen_on(int port)
 	return fd;
 }
 
-static int connect_to(const char *host, int port, double deadline)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-
-	inet_pton(AF_INET, host, &a.sin_addr);
-	while (mono() < deadline) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
-			return fd;
-		close(fd);
-		usleep(50000);
-	}
-	fprintf(stderr, "tcpdrv: cannot connect to %s:%d\n", host, port);
-	exit(1);
-}
 
 static int connect_from(uint32_t src, const char *host, int port, double deadline)
 {
@@ -199,6 +183,11 @@ static int connect_from(uint32_t src, const char *host, int port, double deadlin
 	}
 	fprintf(stderr, "tcpdrv: cannot connect to %s:%d\n", host, port);
 	exit(1);
+}
+
+static int connect_to(const char *host, int port, double deadline)
+{
+	return connect_from(htonl(INADDR_ANY), host, port, deadline);
 }
 
 static int accept_one(int lfd, double deadline)
