@@ -27,5 +27,6 @@ for t in "${tests[@]}"; do
 	esac
 done
 [ "$failed" -gt 0 ] && echo "failed: ${failed_names[*]}"
-echo "integration ($BUILD): $pass passed, $failed failed, $skipped skipped"
+echo "integration tests against $BUILD/sockreap:"
+echo "integration: $pass passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$pass" -gt 0 ]
