@@ -162,8 +162,6 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 	snprintf(lim, sizeof(lim), "%.3f", (double)v->limit_ns / NS_PER_S);
 	/* The contract's order: reason, then result for a reap; target after them. */
 	kv[n++] = (struct log_kv){ "reason", policy_reason_name(v->reason), false };
-	if (!rep)
-		kv[n++] = (struct log_kv){ "target", target, false };
 	if (rep) {
 		snprintf(pid, sizeof(pid), "%d", rep->pid);
 		snprintf(fd, sizeof(fd), "%d", rep->fd);
@@ -177,6 +175,7 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 	} else {
 		snprintf(pid, sizeof(pid), "%u", e->owner_tgid);
 		snprintf(q, sizeof(q), "%u", policy_queued_bytes(e));
+		kv[n++] = (struct log_kv){ "target", target, false };
 		kv[n++] = (struct log_kv){ "pid", pid, true };
 		kv[n++] = (struct log_kv){ "comm", e->comm, false };
 	}
