@@ -41,9 +41,23 @@ static int seen_add(struct seen *s, ino_t ino)
 	return 1;
 }
 
-/* Enter the namespace at path (if not seen yet), run fn, come back. */
-static int visit(const char *path, struct seen *s, int home, int (*fn)(void *), void *ctx,
-		 int *visited)
+/* Where a tour stands: namespaces seen, the way home, and what to run. */
+struct tour {
+	struct seen seen;
+	int home;
+	unsigned int want; /* only this namespace inode; 0 = every one */
+	int (*fn)(void *ctx);
+	void *ctx;
+	int visited;
+	int fn_ret;	/* with want: fn's result */
+};
+
+/*
+ * Enter the namespace at path (if not seen yet, and the one wanted), run fn,
+ * come back. 0 to go on, 1 when the wanted namespace is done, negative errno
+ * if the thread could not get back home.
+ */
+static int visit(const char *path, struct tour *t)
 {
 	struct stat st;
 	int fd, ret;
@@ -51,7 +65,8 @@ static int visit(const char *path, struct seen *s, int home, int (*fn)(void *), 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0; /* the process exited meanwhile */
-	if (fstat(fd, &st) || seen_add(s, st.st_ino) != 1) {
+	/* The inode is known before entering: skip what is not wanted. */
+	if (fstat(fd, &st) || (t->want && st.st_ino != t->want) || seen_add(&t->seen, st.st_ino) != 1) {
 		close(fd);
 		return 0;
 	}
@@ -61,34 +76,34 @@ static int visit(const char *path, struct seen *s, int home, int (*fn)(void *), 
 		return 0;
 	}
 	close(fd);
-	ret = fn(ctx);
-	if (ret)
+	ret = t->fn(t->ctx);
+	if (ret < 0 && !t->want)
 		pr_warn("sweep of network namespace %s failed: %s", path, strerror(-ret));
-	(*visited)++;
-	if (setns(home, CLONE_NEWNET))
+	t->fn_ret = ret;
+	t->visited++;
+	if (setns(t->home, CLONE_NEWNET))
 		return -errno;
-	return 0;
+	return t->want ? 1 : 0;
 }
 
-int netns_for_each(int (*fn)(void *ctx), void *ctx)
+static int tour(struct tour *t)
 {
-	struct seen s = { 0 };
 	struct dirent *d;
 	char path[300];
-	int home, visited = 0, ret = 0;
+	int ret = 0;
 	DIR *dir;
 
-	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (home < 0)
+	t->home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (t->home < 0)
 		return -errno;
 	/* Our own first, so it is visited even if everything else fails. */
-	ret = visit("/proc/thread-self/ns/net", &s, home, fn, ctx, &visited);
+	ret = visit("/proc/thread-self/ns/net", t);
 	dir = opendir("/run/netns");
 	while (!ret && dir && (d = readdir(dir))) {
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/run/netns/%s", d->d_name);
-		ret = visit(path, &s, home, fn, ctx, &visited);
+		ret = visit(path, t);
 	}
 	if (dir)
 		closedir(dir);
@@ -97,45 +112,33 @@ int netns_for_each(int (*fn)(void *ctx), void *ctx)
 		if (d->d_name[0] < '1' || d->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
-		ret = visit(path, &s, home, fn, ctx, &visited);
+		ret = visit(path, t);
 	}
 	if (dir)
 		closedir(dir);
-	close(home);
-	free(s.inos);
-	return ret ? ret : visited;
+	close(t->home);
+	free(t->seen.inos);
+	return ret < 0 ? ret : 0;
 }
 
-struct find_ctx {
-	unsigned int want;
-	int (*fn)(void *);
-	void *ctx;
-	int ret;
-	int found;
-};
-
-static int run_if_wanted(void *p)
+int netns_for_each(int (*fn)(void *ctx), void *ctx)
 {
-	struct find_ctx *f = p;
-	struct stat st;
+	struct tour t = { .fn = fn, .ctx = ctx };
+	int ret = tour(&t);
 
-	if (f->found || stat("/proc/thread-self/ns/net", &st) || st.st_ino != f->want)
-		return 0;
-	f->found = 1;
-	f->ret = f->fn(f->ctx);
-	return 0;
+	return ret ? ret : t.visited;
 }
 
 int netns_run_in(unsigned int ino, int (*fn)(void *ctx), void *ctx)
 {
-	struct find_ctx f = { ino, fn, ctx, 0, 0 };
+	struct tour t = { .want = ino, .fn = fn, .ctx = ctx };
 	struct stat st;
 	int ret;
 
 	if (stat("/proc/thread-self/ns/net", &st) == 0 && st.st_ino == ino)
 		return fn(ctx);
-	ret = netns_for_each(run_if_wanted, &f);
+	ret = tour(&t);
 	if (ret < 0)
 		return ret;
-	return f.found ? f.ret : -ENOENT;
+	return t.visited ? t.fn_ret : -ENOENT;
 }

@@ -42,4 +42,17 @@ else
 	fail "reaped ${lat}s after the daemon started"
 fi
 stop_daemon "$DAEMON_PID"
+
+echo "-- --all-netns with the destroy walk entering the socket's namespace"
+start_daemon "$NA" alldestroy --all-netns --port 5203 --kill-method destroy --stall-grace 1.5 --interval 0.5
+if grep -q 'destroy=available' "$TMP/alldestroy.out"; then
+	pair "$NB" 5203 otherdestroy send read 7
+	sleep 0.3
+	sig STOP "$CLI_PID"
+	wait_pids 10 "$SRV_PID"
+	sig CONT "$CLI_PID"
+	expect_result "a wedge in another namespace is destroyed from the daemon's" "$TMP/otherdestroy-server.out" error
+	check "with ECONNABORTED" test "$(field_of "$TMP/otherdestroy-server.out" errno)" = ECONNABORTED
+fi
+stop_daemon "$DAEMON_PID"
 finish
