@@ -76,6 +76,8 @@ struct sock {
 } __core;
 
 struct tcp_sock {
+	__u32 rcv_nxt;
+	__u32 copied_seq;
 	__u32 snd_una;
 	__u32 snd_nxt;
 	__u32 write_seq;

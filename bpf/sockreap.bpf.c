@@ -92,8 +92,8 @@ static __always_inline void count(__u32 idx)
 /* Keep the per-state gauges exact without the daemon reading every entry. */
 static __always_inline void state_move(struct sr_sock *e, __u8 state, __u64 now)
 {
-	count_add(SR_CNT_STATE_BASE + (e->state % 13), (__u64)-1);
-	count_add(SR_CNT_STATE_BASE + (state % 13), 1);
+	count_add(SR_CNT_STATE_BASE + (e->state % SR_TCP_NSTATES), (__u64)-1);
+	count_add(SR_CNT_STATE_BASE + (state % SR_TCP_NSTATES), 1);
 	e->state = state;
 	e->state_since_ns = now;
 }
@@ -222,33 +222,51 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 	fresh.write_seq = tp->write_seq;
 	fresh.snd_una = tp->snd_una;
 	fresh.bytes_acked = tp->bytes_acked;
+	fresh.rcv_nxt = tp->rcv_nxt;
+	fresh.copied_seq = tp->copied_seq;
 	/* Nothing is known of the past: count from now, so a socket is never
 	 * judged stalled for longer than it has been watched. */
 	fresh.last_progress_ns = now;
 	fresh.first_seen_ns = now;
 	fresh.state_since_ns = now;
+	fresh.last_read_ns = now;
 	if (fresh.write_seq != fresh.snd_una)
 		fresh.queued_since_ns = now;
 	err = bpf_map_update_elem(&sr_socks, &cookie, &fresh, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: raced with another CPU */) {
+	if (err && err != -SR_EEXIST /* raced with another CPU */) {
 		count(SR_CNT_MAP_FULL);
 		return NULL;
 	}
 	if (!err) {
 		count(SR_CNT_INSERTS);
-		count(SR_CNT_STATE_BASE + (fresh.state % 13));
+		count(SR_CNT_STATE_BASE + (fresh.state % SR_TCP_NSTATES));
 		if (fresh.queued_since_ns || fresh.state == SR_TCP_CLOSE_WAIT)
 			hot_add(cookie);
 	}
 	return bpf_map_lookup_elem(&sr_socks, &cookie);
 }
 
-/* Any change of the acked-bytes counter is ACK progress. */
+/*
+ * A rise of the acked-bytes counter is ACK progress. It can also fall: the
+ * ACK number sr_on_probe adds ahead of tcp_ack() may be refused there, and
+ * the next read corrects it downwards. That correction is not progress.
+ */
 static __always_inline void note_acked(struct sr_sock *e, __u64 acked, __u64 now)
 {
-	if (acked != e->bytes_acked)
+	if (acked > e->bytes_acked)
 		e->last_progress_ns = now;
 	e->bytes_acked = acked;
+}
+
+/* The owner's reads: copied_seq moving is the owner consuming data (or the FIN). */
+static __always_inline void note_read(struct sr_sock *e, const struct tcp_sock *tp, __u64 now)
+{
+	__u32 copied = tp->copied_seq;
+
+	if (copied != e->copied_seq)
+		e->last_read_ns = now;
+	e->copied_seq = copied;
+	e->rcv_nxt = tp->rcv_nxt;
 }
 
 /*
@@ -301,6 +319,7 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 		return 0;
 	/* The socket lock is held: every ACK so far has been processed. */
 	note_acked(e, tp->bytes_acked, now);
+	note_read(e, tp, now);
 	e->snd_una = tp->snd_una;
 	e->write_seq = tp->write_seq + (__u32)msg->msg_iter.count;
 	note_queue(e, cookie, now);
@@ -379,7 +398,7 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 {
 	const struct tcp_sock *tp;
 	struct sr_sock *e = NULL;
-	__u64 cookie;
+	__u64 cookie, now;
 
 	count(SR_CNT_EV_STATE);
 	if (sk->sk_protocol != IPPROTO_TCP || !in_netns(sk))
@@ -389,25 +408,29 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 		e = bpf_map_lookup_elem(&sr_socks, &cookie);
 		if (!e)
 			return 0;
-		count_add(SR_CNT_STATE_BASE + (e->state % 13), (__u64)-1);
+		count_add(SR_CNT_STATE_BASE + (e->state % SR_TCP_NSTATES), (__u64)-1);
 		if (bpf_map_delete_elem(&sr_socks, &cookie) == 0)
 			count(SR_CNT_DELETES);
 		bpf_map_delete_elem(&sr_hot, &cookie);
 		return 0;
 	}
-	if (newstate == SR_TCP_ESTABLISHED || newstate == SR_TCP_CLOSE_WAIT) {
-		tp = bpf_skc_to_tcp_sock((void *)sk);
-		if (tp)
-			e = entry_get(cookie, sk, tp, bpf_ktime_get_ns(), 0);
-	} else {
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!tp)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (newstate == SR_TCP_ESTABLISHED || newstate == SR_TCP_CLOSE_WAIT)
+		e = entry_get(cookie, sk, tp, now, 0);
+	else
 		e = bpf_map_lookup_elem(&sr_socks, &cookie);
-	}
 	if (!e)
 		return 0;
 	if (e->state != newstate) {
-		state_move(e, newstate, bpf_ktime_get_ns());
-		if (newstate == SR_TCP_CLOSE_WAIT)
+		state_move(e, newstate, now);
+		if (newstate == SR_TCP_CLOSE_WAIT) {
+			/* The FIN is in rcv_nxt now; the owner has not read it yet. */
+			note_read(e, tp, now);
 			hot_add(cookie);
+		}
 	}
 	refresh_ino(e, sk);
 	return 0;
@@ -447,6 +470,7 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	if (!e)
 		return 0;
 	note_acked(e, tp->bytes_acked, now);
+	note_read(e, tp, now);
 	e->snd_una = tp->snd_una;
 	e->write_seq = tp->write_seq;
 	if (e->state != state) /* a state change the map missed (full at the time) */
@@ -463,16 +487,32 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
  * the daemon cannot see, ptrace denied): bpf_sock_destroy() on the socket
  * whose cookie is destroy_cookie, from an iter/tcp walk of its namespace
  * (the kfunc is allowed only there; Linux 6.5+). The walk holds the socket
- * lock, so the verdict is re-checked on the live socket before acting: same
- * state, and for a send stall the same acked-byte count and data still queued.
+ * lock, so the verdict is re-checked on the live socket before acting
+ * (enum sr_destroy_check); a dry run stops right there.
  */
 extern int bpf_sock_destroy(struct sock_common *sk) __ksym __weak;
 
 __u64 destroy_cookie = 0;
 __u64 destroy_expect_acked = 0;
 __u32 destroy_expect_state = 0;
-__u32 destroy_need_queue = 0;
-int destroy_result = 0; /* 0 = not found, 1 = destroyed, 2 = changed, <0 = kfunc error */
+__u32 destroy_check = SR_CHECK_STATE;
+__u32 destroy_dry_run = 0;
+int destroy_result = SR_DESTROY_NOT_FOUND; /* enum sr_destroy_result, or <0 = kfunc error */
+
+static __always_inline bool destroy_still_dead(const struct sock_common *skc,
+					       const struct tcp_sock *tp)
+{
+	if (skc->skc_state != destroy_expect_state)
+		return false;
+	switch (destroy_check) {
+	case SR_CHECK_SEND_STALL:
+		return tp->bytes_acked == destroy_expect_acked && tp->write_seq != tp->snd_una;
+	case SR_CHECK_UNREAD:
+		return tp->copied_seq != tp->rcv_nxt;
+	default:
+		return true;
+	}
+}
 
 SEC("iter/tcp")
 int sr_destroy(struct bpf_iter__tcp *ctx)
@@ -486,13 +526,15 @@ int sr_destroy(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	if (skc->skc_state != destroy_expect_state ||
-	    (destroy_need_queue && (tp->bytes_acked != destroy_expect_acked ||
-				    tp->write_seq == tp->snd_una))) {
-		destroy_result = 2;
+	if (!destroy_still_dead(skc, tp)) {
+		destroy_result = SR_DESTROY_CHANGED;
+		return 0;
+	}
+	if (destroy_dry_run) {
+		destroy_result = SR_DESTROY_WOULD;
 		return 0;
 	}
 	err = bpf_sock_destroy(skc);
-	destroy_result = err ? err : 1;
+	destroy_result = err ? err : SR_DESTROY_DONE;
 	return 0;
 }

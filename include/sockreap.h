@@ -25,6 +25,9 @@ enum sr_tcp_state {
 	SR_TCP_NEW_SYN_RECV = 12,
 };
 
+#define SR_EEXIST 17 /* the kernel's EEXIST: BPF code has no errno.h */
+#define SR_TCP_NSTATES 13 /* state numbers 0..12: per-state counters and name tables */
+
 /* sr_sock.flags */
 enum sr_sock_flag {
 	SR_F_SWEPT = 1,	    /* first seen by the iter/tcp sweep, not by an event */
@@ -53,7 +56,7 @@ enum sr_counter {
 	SR_CNT_INSERTS,      /* entries created */
 	SR_CNT_DELETES,      /* entries deleted (TCP_CLOSE); inserts - deletes = tracked */
 	SR_CNT_STATE_BASE,   /* + state: tracked sockets in that state (per-CPU deltas; the sum is exact) */
-	SR_CNT_MAX = SR_CNT_STATE_BASE + 13,
+	SR_CNT_MAX = SR_CNT_STATE_BASE + SR_TCP_NSTATES,
 };
 
 /*
@@ -70,10 +73,17 @@ struct sr_sock {
 	__u64 state_since_ns;	/* when the socket entered its current state */
 	__u64 cgroup_id;	/* cgroup v2 id of the socket (sk_cgrp_data) */
 	__u64 ino;		/* socket inode, as in /proc/PID/fd "socket:[ino]"; 0 = unknown */
+	__u64 last_read_ns;	/* last time copied_seq was seen to move (or first seen) */
 	__u32 saddr[4];		/* IPv4 in saddr[0], network byte order */
 	__u32 daddr[4];
 	__u32 write_seq;	/* highest sequence queued by the application */
 	__u32 snd_una;		/* oldest unacknowledged sequence */
+	/* Receive side, refreshed on sends, state changes and sweeps (never per
+	 * segment): copied_seq short of rcv_nxt means data, or the peer's FIN,
+	 * is still unread by the owner. A FIN counts one in rcv_nxt and, once
+	 * read (recv() returned 0), one in copied_seq. */
+	__u32 rcv_nxt;
+	__u32 copied_seq;
 	__u32 netns_ino;	/* network namespace inode */
 	__u32 owner_tgid;	/* last process seen sending on it, as a pid of the daemon's
 				 * pid namespace; 0 = unknown */
@@ -85,6 +95,23 @@ struct sr_sock {
 	__u8 rule;		/* index of the target whose rules apply */
 	__u8 pad[7];
 	char comm[SR_COMM_LEN];
+};
+
+/*
+ * The destroy walk (iter/tcp + bpf_sock_destroy()): what it re-checks on the
+ * locked socket before acting, and what it reports back.
+ */
+enum sr_destroy_check {
+	SR_CHECK_STATE = 0,	/* same state only */
+	SR_CHECK_SEND_STALL,	/* same state, same acked bytes, data still queued */
+	SR_CHECK_UNREAD,	/* same state, and data or the FIN still unread */
+};
+
+enum sr_destroy_result {
+	SR_DESTROY_NOT_FOUND = 0,
+	SR_DESTROY_DONE = 1,
+	SR_DESTROY_CHANGED = 2,	/* the live socket no longer matches the verdict: untouched */
+	SR_DESTROY_WOULD = 3,	/* dry run: it matches, and was left alone */
 };
 
 #endif /* SOCKREAP_H */

@@ -1,8 +1,9 @@
 /* control.c - a Unix socket for `sockreap list`: one request line, one answer.
  *
- * Served from the scan loop between scans, so a request sees a fresh map
- * read and needs no locking; every client read and write is bounded in time
- * and size, so a stuck client delays a scan by at most two seconds.
+ * Served from the scan loop between scans and between reaps of a long scan
+ * (single thread: a fresh map read, no locking). A client's request and the
+ * answer are each bounded in total time, however the client trickles or
+ * stalls: SR_CONTROL_REQUEST_MS + SR_CONTROL_REPLY_MS at most per client.
  */
 #include "control.h"
 
@@ -15,6 +16,9 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <poll.h>
+#include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
 static int make_addr(const char *path, struct sockaddr_un *a)
@@ -89,22 +93,38 @@ void control_close(int fd, const char *path)
 	unlink(path);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until fd is ready for events or the deadline passes. 1 ready, 0 not. */
+static int wait_ready(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { fd, events, 0 };
+	int64_t left = deadline - now_ms();
+
+	return left > 0 && poll(&p, 1, (int)left) == 1 && (p.revents & (events | POLLHUP | POLLERR));
+}
+
 int control_accept(int lfd, char *req, size_t reqlen)
 {
-	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int64_t deadline = now_ms() + SR_CONTROL_REQUEST_MS;
 	size_t got = 0;
 
 	if (c < 0)
 		return -1;
-	set_timeouts(c, 1);
-	while (got + 1 < reqlen) {
+	/* The whole request within the bound, however the client trickles it. */
+	while (got + 1 < reqlen && !memchr(req, '\n', got) && wait_ready(c, POLLIN, deadline)) {
 		ssize_t n = read(c, req + got, reqlen - 1 - got);
 
 		if (n <= 0)
 			break;
 		got += (size_t)n;
-		if (memchr(req, '\n', got))
-			break;
 	}
 	req[got] = '\0';
 	if (!strchr(req, '\n')) {
@@ -113,6 +133,24 @@ int control_accept(int lfd, char *req, size_t reqlen)
 	}
 	*strchr(req, '\n') = '\0';
 	return c;
+}
+
+int control_reply(int c, const char *body, size_t len)
+{
+	int64_t deadline = now_ms() + SR_CONTROL_REPLY_MS;
+	size_t off = 0;
+
+	/* A client that stops reading loses the rest of its answer, not our time. */
+	while (off < len && wait_ready(c, POLLOUT, deadline)) {
+		ssize_t w = send(c, body + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	return off == len ? 0 : -ETIMEDOUT;
 }
 
 int control_request(const char *path, const char *req, FILE *out)

@@ -7,6 +7,8 @@
 
 #define SR_DEFAULT_CONTROL_SOCKET "/run/sockreap/control.sock"
 #define SR_CONTROL_REQ_MAX 64
+#define SR_CONTROL_REQUEST_MS 200 /* a client's whole request line, at most */
+#define SR_CONTROL_REPLY_MS 500	  /* the whole answer, at most */
 
 /*
  * Listen on a Unix socket at path, mode 0600 (list needs the daemon's own
@@ -21,6 +23,9 @@ void control_close(int fd, const char *path);
  * and time). Returns the client fd, or -1 if there was none or it was bad.
  */
 int control_accept(int lfd, char *req, size_t reqlen);
+
+/* Write the answer to client c within SR_CONTROL_REPLY_MS. 0, or -ETIMEDOUT (cut short). */
+int control_reply(int c, const char *body, size_t len);
 
 /* Send req to the daemon at path and copy its answer to out. 0, or negative errno. */
 int control_request(const char *path, const char *req, FILE *out);

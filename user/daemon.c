@@ -29,11 +29,13 @@
 #include "listing.h"
 #include "log.h"
 #include "metrics.h"
+#include "owner.h"
 #include "policy.h"
 #include "reaper.h"
 #include "tracker.h"
 
 #define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
 
 static volatile sig_atomic_t g_stop;
 
@@ -44,9 +46,16 @@ static void on_signal(int sig)
 }
 
 struct episode {
-	uint64_t cookie;
+	uint64_t cookie;   /* 0 = dropped this scan (the fresh state did not confirm it) */
 	uint64_t onset_ns;
 	uint64_t retry_ns; /* 0 = settled: never act on this episode again */
+};
+
+/* An episode due this scan: new (log its stall line) or due for a retry. */
+struct due {
+	size_t ep;
+	bool is_new;
+	struct sr_sock e;
 };
 
 /* One target's rules; sr_sock.rule indexes daemon.rules. */
@@ -67,6 +76,13 @@ struct daemon {
 	struct sr_metrics metrics;
 	struct episode *eps, *next_eps;
 	size_t n_eps, cap_eps;
+	struct due *due;	/* this scan's episodes to act on (indexes into next_eps) */
+	size_t cap_due;
+	struct tracker_snapshot scan_snap, list_snap;
+	struct owner_index owners; /* this scan's due sockets' owners, when several are due */
+	sigset_t wait_mask;	/* the mask while waiting: SIGINT/SIGTERM deliverable */
+	uint64_t last_service_ns;
+	bool fatal;		/* lost the own network namespace: stop, exit 1 */
 	uint64_t last_map_full;
 	bool hot_full_warned;
 	int control_fd;
@@ -192,88 +208,71 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 	log_event(event, kv, n);
 }
 
-/*
- * The kernel-side kill: bpf_sock_destroy() re-checks the verdict on the live,
- * locked socket itself. The blocked sender sees ECONNABORTED.
- */
-static enum reap_result destroy(struct daemon *d, uint64_t cookie, const struct sr_sock *e,
-				const struct policy_verdict *v, struct reap_report *rep)
+static enum reap_method reap_method_of(enum sr_kill_method k)
 {
-	int ret;
-
-	if (rule_of(d, e)->dry_run)
-		return REAP_DRY_RUN;
-	ret = tracker_destroy(d->tracker, cookie, e, v->reason == REASON_SEND_STALL);
-	switch (ret) {
-	case DESTROY_DONE:
-		return REAP_OK;
-	case DESTROY_CHANGED:
-		rep->detail = "the live socket no longer matches the verdict";
-		return REAP_RESUMED;
-	case DESTROY_NOT_FOUND:
-		rep->detail = "socket not found by the destroy walk";
-		return REAP_GONE;
-	default:
-		rep->err = ret < 0 ? -ret : 0;
-		rep->detail = ret == -EOPNOTSUPP ? "bpf_sock_destroy() unavailable (Linux 6.5+)"
-						 : "bpf_sock_destroy() failed";
-		return REAP_ERROR;
-	}
+	return k == KILL_DESTROY ? REAP_METHOD_DESTROY
+	       : k == KILL_SHUTDOWN ? REAP_METHOD_SHUTDOWN
+				    : REAP_METHOD_AUTO;
 }
 
-/* Re-read the entry and re-judge it just before acting: events may have landed since the scan. */
-static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *v,
-		struct episode *ep)
+/*
+ * Re-read the entry and re-judge it just before acting: events may have
+ * landed since the scan. Logs the stall line of a new episode, then asks the
+ * reaper (which re-checks on the socket itself).
+ */
+static void act(struct daemon *d, const struct due *du)
 {
+	struct episode *ep = &d->next_eps[du->ep];
 	struct sr_sock fresh;
 	struct policy_verdict fv;
 	const struct rule *rule;
 	struct reap_report rep;
 	enum reap_result res;
-	const char *method;
-	uint64_t now;
+	uint64_t now = now_ns();
+	int ret;
 
-	if (tracker_lookup(d->tracker, cookie, &fresh)) {
+	ret = tracker_lookup(d->tracker, ep->cookie, &fresh);
+	if (ret == -ENOENT) {
 		ep->retry_ns = 0; /* closed meanwhile: nothing left to do */
 		return;
 	}
-	/* An accepted socket that never sent nor received since has no inode
-	 * recorded yet; a sweep of its namespace reads it. */
-	if (!fresh.ino && tracker_sweep_netns(d->tracker, fresh.netns_ino) >= 0 &&
-	    tracker_lookup(d->tracker, cookie, &fresh)) {
-		ep->retry_ns = 0;
+	if (ret) {
+		/* Unreadable: do nothing now, and look again next scan. */
+		d->metrics.scan_errors_total++;
+		pr_warn("cannot read socket %llu from the map (%s): not acted on, retried next scan",
+			(unsigned long long)ep->cookie, strerror(-ret));
+		ep->retry_ns = now;
 		return;
 	}
-	now = now_ns();
 	rule = rule_of(d, &fresh);
 	fv = policy_verdict(&fresh, now, &rule->pol);
-	if (fv.reason != v->reason) {
-		ep->retry_ns = 0; /* recovered; a new stall is a new episode */
+	if (fv.reason == REASON_NONE || fv.onset_ns != ep->onset_ns) {
+		/* Recovered (or never was: the map lagged); a new stall is a new episode. */
+		ep->cookie = 0;
 		return;
 	}
-	if (d->cfg->kill_method == KILL_DESTROY) {
-		memset(&rep, 0, sizeof(rep));
-		res = destroy(d, cookie, &fresh, &fv, &rep);
-		method = "destroy";
-	} else {
-		res = reaper_reap(cookie, &fresh, &fv, rule->dry_run, &rep);
-		method = "shutdown";
-		if (res == REAP_NO_OWNER)
-			d->metrics.owner_failures[rep.cause]++;
-		if (res == REAP_NO_OWNER && d->cfg->kill_method == KILL_AUTO &&
-		    tracker_has_destroy(d->tracker)) {
-			/* Keep the owner failure visible next to the fallback's outcome. */
-			if (!rep.detail)
-				rep.detail = "no owner fd";
-			res = destroy(d, cookie, &fresh, &fv, &rep);
-			method = "destroy";
-		}
+	/* The sweep path records no owner: name it from the index when it has it. */
+	if (!fresh.owner_tgid && d->owners.n) {
+		const struct owner_slot *o = owner_index_find(&d->owners, fresh.ino);
+
+		if (o)
+			fresh.owner_tgid = (uint32_t)o->pid;
 	}
+	if (du->is_new) {
+		d->metrics.stalls[fv.reason]++;
+		log_decision("stall", rule->name, ep->cookie, &fresh, &fv, NULL, 0, NULL);
+	}
+	res = reaper_reap(d->tracker, d->owners.n ? &d->owners : NULL, ep->cookie, &fresh, &fv,
+			  reap_method_of(d->cfg->kill_method), rule->dry_run, &rep);
+	if (rep.owner_failed)
+		d->metrics.owner_failures[rep.cause]++;
+	if (rep.fatal)
+		d->fatal = true;
 	d->metrics.reaps[fv.reason][res]++;
 	if (res == REAP_OK)
 		hist_observe(&d->metrics.reap_latency_seconds,
 			     (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);
-	log_decision("reap", rule->name, cookie, &fresh, &fv, &rep, res, method);
+	log_decision("reap", rule->name, ep->cookie, &fresh, &fv, &rep, res, rep.method);
 	/* Settled once shut down (or reported, in a dry run). Otherwise the socket
 	 * is still there and still judged dead: try again after another grace. */
 	ep->retry_ns = (res == REAP_OK || res == REAP_DRY_RUN) ? 0 : now + fv.limit_ns;
@@ -282,6 +281,7 @@ static void act(struct daemon *d, uint64_t cookie, const struct policy_verdict *
 static int ensure_eps(struct daemon *d, size_t want)
 {
 	struct episode *a, *b;
+	struct due *c;
 	size_t cap = d->cap_eps ? d->cap_eps : 64;
 
 	if (want <= d->cap_eps)
@@ -296,6 +296,10 @@ static int ensure_eps(struct daemon *d, size_t want)
 	if (!b)
 		return -ENOMEM;
 	d->next_eps = b;
+	c = realloc(d->due, cap * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	d->due = c;
 	d->cap_eps = cap;
 	return 0;
 }
@@ -329,19 +333,168 @@ static double thread_cpu_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void serve_list(struct daemon *d);
+
+/*
+ * Between reaps of a long scan: let SIGINT/SIGTERM in and answer `list`,
+ * at most every 20 ms, so neither waits for the scan to end.
+ */
+static void service(struct daemon *d, bool force)
+{
+	struct timespec zero = { 0, 0 };
+	struct pollfd pfd = { d->control_fd, POLLIN, 0 };
+	uint64_t now = now_ns();
+
+	if (!force && now - d->last_service_ns < 20 * NS_PER_MS)
+		return;
+	d->last_service_ns = now;
+	if (ppoll(&pfd, d->control_fd >= 0, &zero, &d->wait_mask) > 0)
+		serve_list(d);
+}
+
+/*
+ * Judge every entry of the snapshot: carry on known episodes, start new
+ * ones, and queue those due now into d->due. Returns how many are due, or
+ * -ENOMEM.
+ */
+static ssize_t judge(struct daemon *d, const struct tracker_snapshot *snap, uint64_t now,
+		     size_t *n_next)
+{
+	size_t n_due = 0;
+
+	memset(d->metrics.stalled_now, 0, sizeof(d->metrics.stalled_now));
+	for (size_t i = 0; i < snap->n; i++) {
+		const struct sr_sock *e = &snap->socks[i];
+		struct policy_verdict v = policy_verdict(e, now, &rule_of(d, e)->pol);
+		struct episode key = { snap->cookies[i], v.onset_ns, 0 }, *old, *ep;
+
+		if (v.reason == REASON_NONE)
+			continue;
+		d->metrics.stalled_now[v.reason]++;
+		if (ensure_eps(d, *n_next + 1))
+			return -ENOMEM;
+		ep = &d->next_eps[*n_next];
+		old = d->n_eps ? bsearch(&key, d->eps, d->n_eps, sizeof(key), cmp_episode) : NULL;
+		*ep = old ? *old : key;
+		if (!old)
+			ep->retry_ns = now; /* due now */
+		if (ep->retry_ns && ep->retry_ns <= now)
+			d->due[n_due++] = (struct due){ *n_next, !old, *e };
+		(*n_next)++;
+	}
+	return (ssize_t)n_due;
+}
+
+/*
+ * Some facts no event delivers: the owner's reads (copied_seq) of a socket
+ * in CLOSE_WAIT, its ACKs there (tcp_probe fires only when ESTABLISHED), the
+ * inode of a socket accepted and never used. Before judging such a socket
+ * for good, sweep its network namespace once, for all of them together.
+ */
+static void refresh_due(struct daemon *d, size_t n_due)
+{
+	uint32_t done[16];
+	size_t n_done = 0;
+
+	if (d->sweep_every_scan)
+		return; /* swept at the start of this scan */
+	for (size_t i = 0; i < n_due && !d->fatal; i++) {
+		const struct sr_sock *e = &d->due[i].e;
+		bool seen = false;
+		int ret;
+
+		if (e->state != SR_TCP_CLOSE_WAIT && e->ino)
+			continue;
+		for (size_t k = 0; k < n_done; k++)
+			seen |= done[k] == e->netns_ino;
+		if (seen)
+			continue;
+		ret = tracker_sweep_netns(d->tracker, e->netns_ino);
+		if (ret == -ENOTRECOVERABLE)
+			d->fatal = true;
+		if (n_done < sizeof(done) / sizeof(done[0]))
+			done[n_done++] = e->netns_ino;
+	}
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * With several reaps due, find all their owners in one pass: the fd tables
+ * of the owners BPF recorded, each read once, and every process's only if
+ * some socket is still unaccounted for (no owner recorded: the sweep path,
+ * or the recorded sender has passed the socket on). One due reap keeps the
+ * direct search, which stops at the first match.
+ */
+static void index_owners(struct daemon *d, size_t n_due)
+{
+	pid_t *pids;
+	size_t n = 0;
+	bool missing = false;
+	int ret = 0;
+
+	owner_index_clear(&d->owners);
+	if (n_due < 2 || d->cfg->kill_method == KILL_DESTROY)
+		return;
+	pids = malloc(n_due * sizeof(*pids));
+	if (!pids)
+		return; /* each reap searches /proc itself */
+	for (size_t i = 0; i < n_due; i++)
+		if (d->due[i].e.owner_tgid)
+			pids[n++] = (pid_t)d->due[i].e.owner_tgid;
+	qsort(pids, n, sizeof(*pids), cmp_pid);
+	for (size_t i = 0; i < n && !ret; i++)
+		if (i == 0 || pids[i] != pids[i - 1])
+			ret = owner_index_add_pid(&d->owners, pids[i]);
+	free(pids);
+	owner_index_sort(&d->owners);
+	for (size_t i = 0; i < n_due && !ret && !missing; i++)
+		missing = d->due[i].e.ino && !owner_index_find(&d->owners, d->due[i].e.ino);
+	if (missing && !ret) {
+		ret = owner_index_add_all(&d->owners);
+		owner_index_sort(&d->owners);
+	}
+	if (ret) /* out of memory or /proc unreadable: fall back to per-reap searches */
+		owner_index_clear(&d->owners);
+}
+
+/* Drop the episodes the fresh state did not confirm; keep the rest sorted for bsearch. */
+static void keep_episodes(struct daemon *d, size_t n_next)
+{
+	struct episode *tmp = d->eps;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n_next; i++)
+		if (d->next_eps[i].cookie)
+			d->next_eps[kept++] = d->next_eps[i];
+	d->eps = d->next_eps;
+	d->next_eps = tmp;
+	d->n_eps = kept;
+	if (kept) /* never qsort(NULL, 0): arrays are allocated at the first stall */
+		qsort(d->eps, d->n_eps, sizeof(*d->eps), cmp_episode);
+}
+
 static void scan(struct daemon *d)
 {
-	struct tracker_snapshot snap;
+	struct tracker_snapshot *snap = &d->scan_snap;
 	uint64_t t0 = now_ns(), counters[SR_CNT_MAX];
 	double cpu0 = thread_cpu_s();
 	size_t n_next = 0;
+	ssize_t n_due;
 	bool full;
 	int ret;
 
 	d->metrics.scans_total++;
 	if (d->sweep_every_scan) {
 		ret = d->cfg->all_netns ? tracker_sweep_all_netns(d->tracker) : tracker_sweep(d->tracker);
-		if (ret < 0)
+		if (ret == -ENOTRECOVERABLE)
+			d->fatal = true;
+		else if (ret < 0)
 			pr_warn("iter/tcp sweep failed: %s", strerror(-ret));
 	}
 	/* Only the candidates (queued data, CLOSE_WAIT) can fire send_stall or
@@ -349,51 +502,27 @@ static void scan(struct daemon *d)
 	 * for good once the candidate set has overflowed: a socket left out of
 	 * it would never be seen again otherwise. */
 	full = d->full_every_scan || d->metrics.bpf[SR_CNT_HOT_FULL] > 0;
-	ret = full ? tracker_read(d->tracker, &snap) : tracker_read_hot(d->tracker, &snap);
-	if (ret) {
+	ret = full ? tracker_read(d->tracker, snap) : tracker_read_hot(d->tracker, snap);
+	if (ret || d->fatal) {
 		/* Fail safe: without a trustworthy snapshot, touch nothing. */
 		d->metrics.scan_errors_total++;
 		pr_warn("cannot read the socket map (%s): skipping this scan, nothing reaped",
-			strerror(-ret));
+			strerror(ret ? -ret : ENOTRECOVERABLE));
 		goto observe;
 	}
-	d->metrics.scan_entries = snap.n;
-	memset(d->metrics.stalled_now, 0, sizeof(d->metrics.stalled_now));
-	for (size_t i = 0; i < snap.n; i++) {
-		const struct sr_sock *e = &snap.socks[i];
-		struct policy_verdict v = policy_verdict(e, t0, &rule_of(d, e)->pol);
-		struct episode key = { snap.cookies[i], v.onset_ns, 0 }, *old, *ep;
-
-		if (v.reason == REASON_NONE)
-			continue;
-		d->metrics.stalled_now[v.reason]++;
-		if (ensure_eps(d, n_next + 1)) {
-			pr_warn("out of memory tracking stalls: skipping the rest of this scan");
-			break;
-		}
-		ep = &d->next_eps[n_next++];
-		old = d->n_eps ? bsearch(&key, d->eps, d->n_eps, sizeof(key), cmp_episode) : NULL;
-		if (old) {
-			*ep = *old;
-		} else {
-			*ep = key;
-			ep->retry_ns = t0; /* due now */
-			d->metrics.stalls[v.reason]++;
-			log_decision("stall", rule_of(d, e)->name, key.cookie, e, &v, NULL, 0, NULL);
-		}
-		if (ep->retry_ns && ep->retry_ns <= t0)
-			act(d, key.cookie, &v, ep);
+	d->metrics.scan_entries = snap->n;
+	n_due = judge(d, snap, t0, &n_next);
+	if (n_due < 0) {
+		pr_warn("out of memory tracking stalls: skipping this scan, nothing reaped");
+		goto observe;
 	}
-	/* Episodes that no longer fire are forgotten. */
-	{
-		struct episode *tmp = d->eps;
-
-		d->eps = d->next_eps;
-		d->next_eps = tmp;
-		d->n_eps = n_next;
-		if (n_next) /* never qsort(NULL, 0): arrays are allocated at the first stall */
-			qsort(d->eps, d->n_eps, sizeof(*d->eps), cmp_episode);
+	refresh_due(d, (size_t)n_due);
+	index_owners(d, (size_t)n_due);
+	for (ssize_t i = 0; i < n_due && !g_stop && !d->fatal; i++) {
+		act(d, &d->due[i]);
+		service(d, false);
 	}
+	keep_episodes(d, n_next);
 observe:
 	tracker_counters(d->tracker, counters);
 	memcpy(d->metrics.bpf, counters, sizeof(counters));
@@ -448,6 +577,7 @@ static int build_rules(struct daemon *d, char *err, size_t errlen)
 	struct policy_config plain = {
 		(uint64_t)(cfg->stall_grace_s * NS_PER_S),
 		(uint64_t)(cfg->idle_timeout_s * NS_PER_S),
+		(uint64_t)(cfg->close_wait_timeout_s * NS_PER_S),
 	};
 	const char *paths[SR_MAX_CGROUPS];
 
@@ -460,6 +590,8 @@ static int build_rules(struct daemon *d, char *err, size_t errlen)
 			pol.stall_grace_ns = (uint64_t)(t->stall_grace_s * NS_PER_S);
 		if (t->has_idle_timeout)
 			pol.idle_timeout_ns = (uint64_t)(t->idle_timeout_s * NS_PER_S);
+		if (t->has_close_wait_timeout)
+			pol.close_wait_timeout_ns = (uint64_t)(t->close_wait_timeout_s * NS_PER_S);
 		snprintf(name, sizeof(name), "%s", t->name);
 		if (!name[0])
 			snprintf(name, sizeof(name), "target%zu", i + 1);
@@ -519,7 +651,7 @@ static void own_pidns(struct tracker_opts *o)
 /* Answer one `sockreap list` from a fresh read of the map. */
 static void serve_list(struct daemon *d)
 {
-	struct tracker_snapshot snap;
+	struct tracker_snapshot *snap = &d->list_snap;
 	struct list_row *rows = NULL;
 	char req[SR_CONTROL_REQ_MAX], *body = NULL;
 	size_t len = 0;
@@ -534,28 +666,23 @@ static void serve_list(struct daemon *d)
 		goto out;
 	if (strcmp(req, "list") && strcmp(req, "list json")) {
 		fprintf(f, "sockreap: unknown request\n");
-	} else if (tracker_read(d->tracker, &snap)) {
+	} else if (tracker_read(d->tracker, snap)) {
 		fprintf(f, "sockreap: cannot read the socket map\n");
-	} else if (snap.n && !(rows = calloc(snap.n, sizeof(*rows)))) {
+	} else if (snap->n && !(rows = calloc(snap->n, sizeof(*rows)))) {
 		fprintf(f, "sockreap: out of memory\n");
 	} else {
 		now = now_ns();
-		for (size_t i = 0; i < snap.n; i++) {
-			const struct rule *r = rule_of(d, &snap.socks[i]);
+		for (size_t i = 0; i < snap->n; i++) {
+			const struct rule *r = rule_of(d, &snap->socks[i]);
 
-			rows[i] = (struct list_row){ snap.cookies[i], &snap.socks[i],
-						     policy_verdict(&snap.socks[i], now, &r->pol), r->name };
+			rows[i] = (struct list_row){ snap->cookies[i], &snap->socks[i],
+						     policy_verdict(&snap->socks[i], now, &r->pol),
+						     r->name };
 		}
-		listing_render(f, rows, snap.n, now, !strcmp(req, "list json"));
+		listing_render(f, rows, snap->n, now, !strcmp(req, "list json"));
 	}
 	if (fclose(f) == 0)
-		for (size_t off = 0; off < len;) { /* bounded by SO_SNDTIMEO */
-			ssize_t w = write(c, body + off, len - off);
-
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
+		control_reply(c, body, len);
 out:
 	free(rows);
 	free(body);
@@ -621,6 +748,7 @@ int daemon_run(const struct sr_config *cfg)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &orig);
+	d.wait_mask = orig;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -674,7 +802,7 @@ int daemon_run(const struct sr_config *cfg)
 		  8);
 
 	next = now_ns();
-	while (!g_stop) {
+	while (!g_stop && !d.fatal) {
 		uint64_t now;
 
 		scan(&d);
@@ -682,14 +810,23 @@ int daemon_run(const struct sr_config *cfg)
 		now = now_ns();
 		if (next < now) /* a slow scan: do not try to catch up */
 			next = now;
-		while (!g_stop && (now = now_ns()) < next) {
+		/* At least one ppoll per round, even after an overrun: the only
+		 * place (with service()) where SIGINT/SIGTERM are let in. */
+		do {
 			struct timespec ts = { (time_t)((next - now) / NS_PER_S),
 					       (long)((next - now) % NS_PER_S) };
 			struct pollfd pfd = { d.control_fd, POLLIN, 0 };
 
 			if (ppoll(&pfd, d.control_fd >= 0, &ts, &orig) > 0)
 				serve_list(&d);
-		}
+		} while (!g_stop && (now = now_ns()) < next);
+	}
+	if (d.fatal) {
+		fprintf(stderr, "sockreap: lost the daemon's own network namespace: stopping, "
+				"nothing more is reaped (restart it)\n");
+		log_event("stop", (struct log_kv[]){ { "error", "netns", false } }, 1);
+		status = 1;
+		goto cleanup;
 	}
 	log_event("stop", NULL, 0);
 	status = 0;
@@ -699,6 +836,10 @@ cleanup:
 	control_close(d.control_fd, cfg->control_socket);
 	free(d.eps);
 	free(d.next_eps);
+	free(d.due);
+	tracker_snapshot_free(&d.scan_snap);
+	tracker_snapshot_free(&d.list_snap);
+	owner_index_free(&d.owners);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	return status;
 }

@@ -41,6 +41,30 @@ static int seen_add(struct seen *s, ino_t ino)
 	return 1;
 }
 
+#ifdef SR_TEST_HOOKS
+#include <time.h>
+/* Test builds only: SOCKREAP_TEST_FAIL_NETNS_HOME=S makes the way home fail
+ * from S seconds after the first namespace tour on. */
+static int test_fail_home(void)
+{
+	const char *after = getenv("SOCKREAP_TEST_FAIL_NETNS_HOME");
+	static struct timespec t0;
+	struct timespec now;
+
+	if (!after)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!t0.tv_sec)
+		t0 = now;
+	if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 < atof(after))
+		return 0;
+	errno = EPERM;
+	return 1;
+}
+#else
+#define test_fail_home() 0
+#endif
+
 /* Where a tour stands: namespaces seen, the way home, and what to run. */
 struct tour {
 	struct seen seen;
@@ -81,8 +105,10 @@ static int visit(const char *path, struct tour *t)
 		pr_warn("sweep of network namespace %s failed: %s", path, strerror(-ret));
 	t->fn_ret = ret;
 	t->visited++;
-	if (setns(t->home, CLONE_NEWNET))
-		return -errno;
+	if (setns(t->home, CLONE_NEWNET) || test_fail_home()) {
+		pr_warn("cannot return to the daemon's own network namespace: %s", strerror(errno));
+		return -ENOTRECOVERABLE;
+	}
 	return t->want ? 1 : 0;
 }
 

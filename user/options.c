@@ -40,6 +40,7 @@ struct opt_spec {
 static const struct opt_spec specs[] = {
 	{ "stall-grace", K_SECONDS, OFF(stall_grace_s), 0.001, 86400.0 * 365 },
 	{ "idle-timeout", K_SECONDS, OFF(idle_timeout_s), 0.0, 86400.0 * 365 },
+	{ "close-wait-timeout", K_SECONDS, OFF(close_wait_timeout_s), 0.0, 86400.0 * 365 },
 	{ "interval", K_SECONDS, OFF(interval_s), 0.01, 3600.0 },
 	{ "all-netns", K_FLAG, OFF(all_netns), 0, 0 },
 	{ "dry-run", K_FLAG, OFF(dry_run), 0, 0 },
@@ -67,6 +68,8 @@ static const char usage[] =
 	"Options (each also as env SOCKREAP_<OPTION>, e.g. SOCKREAP_STALL_GRACE=30; the flag wins):\n"
 	"  --stall-grace SECONDS    send queue > 0 with no ACK progress this long = stalled (default 30)\n"
 	"  --idle-timeout SECONDS   reap sockets that received nothing this long; 0 = off (default)\n"
+	"  --close-wait-timeout SECONDS  leak cleanup: reap a socket held in CLOSE_WAIT this long\n"
+	"                           although its owner read the peer's close; 0 = off (default)\n"
 	"  --interval SECONDS       scan period (default 1)\n"
 	"  --all-netns              every network namespace (default: only the daemon's own)\n"
 	"  --cgroup PATH            only sockets of this cgroup v2 directory and its descendants; repeatable\n"
@@ -74,7 +77,8 @@ static const char usage[] =
 	"  --exclude-port N|LO-HI   never sockets with this local port; repeatable\n"
 	"  --target SPEC            a target with its own rules, e.g.\n"
 	"                           'name=ws,cgroup=/kubepods/podX,port=8765,stall-grace=30,idle-timeout=90';\n"
-	"                           keys: name cgroup port stall-grace idle-timeout dry-run; repeatable,\n"
+	"                           keys: name cgroup port stall-grace idle-timeout close-wait-timeout\n"
+	"                           dry-run; repeatable,\n"
 	"                           first match wins; the plain flags give the defaults\n"
 	"  --dry-run                detect, log and count, but never reap\n"
 	"  --metrics-addr HOST:PORT Prometheus endpoint (default 127.0.0.1:9750); \"off\" disables\n"
@@ -249,12 +253,16 @@ int options_parse_target(const char *spec, struct sr_target *t, char *err, size_
 		} else if (!strcmp(item, "idle-timeout")) {
 			bad_val = parse_double(val, 0, 86400.0 * 365, &t->idle_timeout_s) != 0;
 			t->has_idle_timeout = true;
+		} else if (!strcmp(item, "close-wait-timeout")) {
+			bad_val = parse_double(val, 0, 86400.0 * 365, &t->close_wait_timeout_s) != 0;
+			t->has_close_wait_timeout = true;
 		} else if (!strcmp(item, "dry-run")) {
 			bad_val = parse_bool(val, &t->dry_run) != 0;
 			t->has_dry_run = true;
 		} else {
 			snprintf(err, errlen,
-				 "unknown key '%s': use name, cgroup, port, stall-grace, idle-timeout, dry-run",
+				 "unknown key '%s': use name, cgroup, port, stall-grace, idle-timeout, "
+				 "close-wait-timeout, dry-run",
 				 SHOWN(item));
 			return -EINVAL;
 		}

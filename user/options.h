@@ -48,9 +48,10 @@ struct sr_target {
 	char cgroups[SR_TARGET_CGROUPS][SR_TARGET_PATH];
 	size_t n_ports;
 	struct sr_port_range ports[SR_TARGET_PORTS];
-	bool has_stall_grace, has_idle_timeout, has_dry_run;
+	bool has_stall_grace, has_idle_timeout, has_close_wait_timeout, has_dry_run;
 	double stall_grace_s;
 	double idle_timeout_s;
+	double close_wait_timeout_s;
 	bool dry_run;
 };
 
@@ -58,6 +59,7 @@ struct sr_config {
 	enum sr_mode mode;
 	double stall_grace_s;	/* --stall-grace */
 	double idle_timeout_s;	/* --idle-timeout; 0 = off */
+	double close_wait_timeout_s; /* --close-wait-timeout; 0 = off */
 	double interval_s;	/* --interval */
 	bool all_netns;
 	bool dry_run;

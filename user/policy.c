@@ -1,10 +1,14 @@
 /* policy.c - decide from one map entry whether a socket is dead.
  *
  * send_stall: the send queue stayed non-empty and acked bytes did not move
- * for the whole grace. peer_gone: the peer closed (CLOSE_WAIT) and the owner
- * neither closed nor made progress for the grace. rx_idle (opt-in): nothing
- * received for the idle timeout. A clock that runs backwards, or an event
- * newer than now, never makes a socket look older: the age is then 0.
+ * for the whole grace (ESTABLISHED, or CLOSE_WAIT: an owner answering a
+ * half-closed peer that stopped ACKing). peer_gone: the peer closed
+ * (CLOSE_WAIT) and the owner has not noticed: data or the FIN still unread,
+ * no read and no ACK progress for the grace. An owner that read the EOF and
+ * keeps the socket to answer is alive; only the opt-in close_wait rule (leak
+ * cleanup) ever touches it. rx_idle (opt-in): nothing received for the idle
+ * timeout. A clock that runs backwards, or an event newer than now, never
+ * makes a socket look older: the age is then 0.
  */
 #include "policy.h"
 
@@ -13,6 +17,7 @@ static const char *const reason_names[REASON_MAX] = {
 	[REASON_SEND_STALL] = "send_stall",
 	[REASON_PEER_GONE] = "peer_gone",
 	[REASON_RX_IDLE] = "rx_idle",
+	[REASON_CLOSE_WAIT] = "close_wait",
 };
 
 const char *policy_reason_name(enum sr_reason r)
@@ -53,6 +58,11 @@ uint32_t policy_queued_bytes(const struct sr_sock *e)
 	return (int32_t)q < 0 ? 0 : q;
 }
 
+bool policy_unread(const struct sr_sock *e)
+{
+	return (int32_t)(e->rcv_nxt - e->copied_seq) > 0;
+}
+
 static uint64_t max_u64(uint64_t a, uint64_t b)
 {
 	return a > b ? a : b;
@@ -89,13 +99,17 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 {
 	struct policy_verdict v = { REASON_NONE, REASON_NONE, 0, 0, 0 };
 	bool established = e->state == SR_TCP_ESTABLISHED;
+	bool close_wait = e->state == SR_TCP_CLOSE_WAIT;
+	/* In CLOSE_WAIT the owner reading, or its data being acknowledged, shows life. */
+	uint64_t cw_onset = max_u64(max_u64(e->state_since_ns, e->last_progress_ns), e->last_read_ns);
 
-	if (established && policy_queued_bytes(e) > 0 && e->queued_since_ns)
+	if ((established || close_wait) && policy_queued_bytes(e) > 0 && e->queued_since_ns)
 		consider(&v, REASON_SEND_STALL, max_u64(e->queued_since_ns, e->last_progress_ns), now,
 			 cfg->stall_grace_ns);
-	if (e->state == SR_TCP_CLOSE_WAIT)
-		consider(&v, REASON_PEER_GONE, max_u64(e->state_since_ns, e->last_progress_ns), now,
-			 cfg->stall_grace_ns);
+	if (close_wait && policy_unread(e))
+		consider(&v, REASON_PEER_GONE, cw_onset, now, cfg->stall_grace_ns);
+	else if (close_wait && cfg->close_wait_timeout_ns)
+		consider(&v, REASON_CLOSE_WAIT, cw_onset, now, cfg->close_wait_timeout_ns);
 	if (cfg->idle_timeout_ns && established)
 		consider(&v, REASON_RX_IDLE, max_u64(e->last_rx_ns, e->first_seen_ns), now,
 			 cfg->idle_timeout_ns);

@@ -13,6 +13,7 @@ enum sr_reason {
 	REASON_SEND_STALL,
 	REASON_PEER_GONE,
 	REASON_RX_IDLE,
+	REASON_CLOSE_WAIT,
 	REASON_MAX,
 };
 
@@ -42,6 +43,7 @@ enum owner_cause {
 struct policy_config {
 	uint64_t stall_grace_ns; /* send_stall and peer_gone */
 	uint64_t idle_timeout_ns; /* rx_idle; 0 = off */
+	uint64_t close_wait_timeout_ns; /* close_wait (leak cleanup); 0 = off */
 };
 
 struct policy_verdict {
@@ -54,6 +56,9 @@ struct policy_verdict {
 
 /* Bytes queued and not yet acknowledged: write_seq - snd_una, modulo 2^32. */
 uint32_t policy_queued_bytes(const struct sr_sock *e);
+
+/* Has the owner left data or the peer's FIN unread (copied_seq short of rcv_nxt)? */
+bool policy_unread(const struct sr_sock *e);
 
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
 				     const struct policy_config *cfg);

@@ -4,7 +4,8 @@
  * the cookie on the duplicate itself (fd numbers recycle), and set SO_LINGER
  * {1,0} before shutdown(SHUT_RDWR) so the owner's eventual close() sends RST
  * instead of leaving an orphan with megabytes queued. SHUT_RD alone would
- * not wake a sender blocked in sk_stream_wait_memory.
+ * not wake a sender blocked in sk_stream_wait_memory. Every kill path lives
+ * here: the owner's fd, the bpf_sock_destroy() walk, and the choice between.
  */
 #include "reaper.h"
 
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "owner.h"
+#include "tracker.h"
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
@@ -58,8 +60,19 @@ static void test_pause(const char *stage)
 	unlink(go);
 	unlink(reached);
 }
+
+/* Test builds only: SOCKREAP_TEST_REAP_DELAY_MS=N makes each reap take N ms
+ * longer, so a test can act deterministically in the middle of a burst. */
+static void test_delay(void)
+{
+	const char *ms = getenv("SOCKREAP_TEST_REAP_DELAY_MS");
+
+	if (ms)
+		usleep((useconds_t)atoi(ms) * 1000);
+}
 #else
 #define test_pause(stage) ((void)0)
+#define test_delay() ((void)0)
 #endif
 
 static void read_comm(pid_t pid, char *buf, size_t len)
@@ -78,25 +91,51 @@ static void read_comm(pid_t pid, char *buf, size_t len)
 }
 
 /*
+ * The socket's receive side as the kernel has it now: a sweep of its network
+ * namespace re-reads copied_seq and rcv_nxt into the map (no tracepoint sees
+ * the owner's reads). NULL, or why the state cannot be trusted.
+ */
+static const char *refresh(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
+			   struct sr_sock *fresh, struct reap_report *rep)
+{
+	int ret = tracker_refresh(t, cookie, e->netns_ino, fresh);
+
+	if (ret == -ENOTRECOVERABLE)
+		rep->fatal = true;
+	if (ret) {
+		rep->err = -ret;
+		return "socket state unreadable";
+	}
+	return NULL;
+}
+
+/*
  * Is the verdict still true by the kernel's own account of the socket we
  * hold? The map can lag an event; TCP_INFO cannot. NULL = act; else a reason.
+ * *unreadable is set when the state could not be read at all (fail safe).
  */
-static const char *still_dead(int fd, const struct sr_sock *e, const struct policy_verdict *v,
-			      uint32_t *queued)
+static const char *still_dead(struct tracker *t, int fd, uint64_t cookie, const struct sr_sock *e,
+			      const struct policy_verdict *v, struct reap_report *rep,
+			      bool *unreadable)
 {
 	struct tcp_info ti;
 	socklen_t tl = sizeof(ti);
-	int outq = 0;
+	struct sr_sock fresh;
+	const char *why;
+	int outq = 0, inq = 0;
 
 	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) || tl < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
+	*unreadable = true;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) ||
+	    tl < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
 		return "tcp_info unreadable";
-	if (ioctl(fd, SIOCOUTQ, &outq))
-		return "outq unreadable";
-	*queued = (uint32_t)(outq > 0 ? outq : 0);
+	if (ioctl(fd, SIOCOUTQ, &outq) || ioctl(fd, SIOCINQ, &inq))
+		return "queue size unreadable";
+	*unreadable = false;
+	rep->queued = (uint32_t)(outq > 0 ? outq : 0);
 	switch (v->reason) {
 	case REASON_SEND_STALL:
-		if (ti.tcpi_state != SR_TCP_ESTABLISHED)
+		if (ti.tcpi_state != e->state)
 			return "state changed";
 		if (outq <= 0)
 			return "queue drained";
@@ -104,6 +143,22 @@ static const char *still_dead(int fd, const struct sr_sock *e, const struct poli
 			return "acked bytes moved";
 		return NULL;
 	case REASON_PEER_GONE:
+		if (ti.tcpi_state != SR_TCP_CLOSE_WAIT)
+			return "state changed";
+		if (inq > 0)
+			return NULL; /* data the owner never read: it has not noticed */
+		/* Only the FIN may be unread, and FIONREAD does not count it. */
+		why = refresh(t, cookie, e, &fresh, rep);
+		if (why) {
+			*unreadable = true;
+			return why;
+		}
+		if (!policy_unread(&fresh))
+			return "owner read the close";
+		if (fresh.last_read_ns != e->last_read_ns)
+			return "owner is reading";
+		return NULL;
+	case REASON_CLOSE_WAIT:
 		return ti.tcpi_state == SR_TCP_CLOSE_WAIT ? NULL : "state changed";
 	case REASON_RX_IDLE:
 		/* rcv_tstamp is in jiffies: allow a second of slack. */
@@ -117,8 +172,25 @@ static const char *still_dead(int fd, const struct sr_sock *e, const struct poli
 	}
 }
 
-enum reap_result reaper_reap(uint64_t cookie, const struct sr_sock *e,
-			     const struct policy_verdict *v, bool dry_run, struct reap_report *rep)
+/* Where the socket's fd is: the scan's index first, then a /proc search. 0 or -errno. */
+static int locate_owner(const struct owner_index *ix, const struct sr_sock *e, struct owner_ref *own)
+{
+	const struct owner_slot *slot = ix ? owner_index_find(ix, e->ino) : NULL;
+
+	if (slot) {
+		*own = (struct owner_ref){ slot->pid, slot->fd };
+		return 0;
+	}
+	if (ix && ix->all)
+		return -ENOENT; /* every process was indexed: nobody holds it */
+	return owner_find(e->ino, (pid_t)e->owner_tgid, own);
+}
+
+/* Through the owner: pidfd_open, pidfd_getfd, SO_COOKIE, re-check, shutdown. */
+static enum reap_result reap_shutdown(struct tracker *t, const struct owner_index *ix,
+				      uint64_t cookie, const struct sr_sock *e,
+				      const struct policy_verdict *v, bool dry_run,
+				      struct reap_report *rep)
 {
 	struct owner_ref own;
 	enum reap_result res;
@@ -126,14 +198,15 @@ enum reap_result reaper_reap(uint64_t cookie, const struct sr_sock *e,
 	socklen_t gl = sizeof(got);
 	int pidfd = -1, dup = -1, ret;
 	struct linger lg = { 1, 0 };
+	bool unreadable;
 
-	memset(rep, 0, sizeof(*rep));
+	rep->method = "shutdown";
 	if (!e->ino) {
 		rep->detail = "socket inode unknown";
 		rep->cause = OWNER_INODE_UNKNOWN;
 		return REAP_NO_OWNER;
 	}
-	ret = owner_find(e->ino, (pid_t)e->owner_tgid, &own);
+	ret = locate_owner(ix, e, &own);
 	if (ret) {
 		rep->err = -ret;
 		rep->detail = ret == -ENOENT ? "no process holds the socket" : "cannot read /proc";
@@ -182,9 +255,10 @@ enum reap_result reaper_reap(uint64_t cookie, const struct sr_sock *e,
 		res = REAP_MISMATCH;
 		goto out;
 	}
-	rep->detail = still_dead(dup, e, v, &rep->queued);
+	rep->detail = still_dead(t, dup, cookie, e, v, rep, &unreadable);
 	if (rep->detail) {
-		res = REAP_RESUMED;
+		/* Unreadable state: do nothing, and say so (result=error). */
+		res = unreadable ? REAP_ERROR : REAP_RESUMED;
 		goto out;
 	}
 	if (dry_run) {
@@ -203,5 +277,71 @@ out:
 	if (dup >= 0)
 		close(dup);
 	close(pidfd);
+	return res;
+}
+
+/*
+ * From the kernel side: bpf_sock_destroy() in an iter/tcp walk re-checks the
+ * verdict on the live, locked socket itself. The blocked sender sees
+ * ECONNABORTED.
+ */
+static enum reap_result reap_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
+				     const struct policy_verdict *v, bool dry_run,
+				     struct reap_report *rep)
+{
+	enum sr_destroy_check check = SR_CHECK_STATE;
+	int ret;
+
+	rep->method = "destroy";
+	if (v->reason == REASON_SEND_STALL)
+		check = SR_CHECK_SEND_STALL;
+	else if (v->reason == REASON_PEER_GONE)
+		check = SR_CHECK_UNREAD;
+	ret = tracker_destroy(t, cookie, e, check, dry_run);
+	switch (ret) {
+	case SR_DESTROY_DONE:
+		return REAP_OK;
+	case SR_DESTROY_WOULD:
+		return REAP_DRY_RUN;
+	case SR_DESTROY_CHANGED:
+		rep->detail = "the live socket no longer matches the verdict";
+		return REAP_RESUMED;
+	case SR_DESTROY_NOT_FOUND:
+		rep->detail = "socket not found by the destroy walk";
+		return REAP_GONE;
+	default:
+		rep->fatal = ret == -ENOTRECOVERABLE;
+		rep->err = ret < 0 ? -ret : 0;
+		rep->detail = ret == -EOPNOTSUPP ? "bpf_sock_destroy() unavailable (Linux 6.5+)"
+						 : "bpf_sock_destroy() failed";
+		return REAP_ERROR;
+	}
+}
+
+enum reap_result reaper_reap(struct tracker *t, const struct owner_index *ix, uint64_t cookie,
+			     const struct sr_sock *e, const struct policy_verdict *v,
+			     enum reap_method method, bool dry_run, struct reap_report *rep)
+{
+	enum reap_result res;
+
+	memset(rep, 0, sizeof(*rep));
+	test_delay();
+	if (method == REAP_METHOD_DESTROY)
+		return reap_destroy(t, cookie, e, v, dry_run, rep);
+	res = reap_shutdown(t, ix, cookie, e, v, dry_run, rep);
+	if (res != REAP_NO_OWNER)
+		return res;
+	rep->owner_failed = true;
+	if (method == REAP_METHOD_AUTO && tracker_has_destroy(t)) {
+		/* The owner failure stays visible as detail= next to the
+		 * fallback's outcome; its errno belongs to the failed lookup, not
+		 * to this result. */
+		const char *owner_detail = rep->detail ? rep->detail : "no owner fd";
+
+		rep->err = 0;
+		res = reap_destroy(t, cookie, e, v, dry_run, rep);
+		if (!rep->detail)
+			rep->detail = owner_detail;
+	}
 	return res;
 }

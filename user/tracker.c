@@ -24,10 +24,6 @@ struct tracker {
 	bool has_send_tp;
 	bool has_destroy;
 	int ncpus;
-	size_t cap;
-	uint64_t *cookies;
-	struct sr_sock *socks;
-	uint8_t *hot_vals;
 	uint64_t *percpu; /* ncpus values for one counter */
 };
 
@@ -221,7 +217,8 @@ static int destroy_here(void *ctx)
 	return run_iter(t->destroy_link);
 }
 
-int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e, bool need_queue)
+int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
+		    enum sr_destroy_check check, bool dry_run)
 {
 	struct sockreap_bpf__bss *bss = t->skel->bss;
 	int ret;
@@ -231,8 +228,9 @@ int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
 	bss->destroy_cookie = cookie;
 	bss->destroy_expect_acked = e->bytes_acked;
 	bss->destroy_expect_state = e->state;
-	bss->destroy_need_queue = need_queue;
-	bss->destroy_result = DESTROY_NOT_FOUND;
+	bss->destroy_check = check;
+	bss->destroy_dry_run = dry_run;
+	bss->destroy_result = SR_DESTROY_NOT_FOUND;
 	ret = netns_run_in(e->netns_ino, destroy_here, t);
 	bss->destroy_cookie = 0;
 	if (ret < 0)
@@ -250,6 +248,13 @@ int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino)
 	return netns_run_in(netns_ino, sweep_here, t);
 }
 
+int tracker_refresh(struct tracker *t, uint64_t cookie, uint32_t netns_ino, struct sr_sock *out)
+{
+	int ret = tracker_sweep_netns(t, netns_ino);
+
+	return ret < 0 ? ret : tracker_lookup(t, cookie, out);
+}
+
 int tracker_sweep_all_netns(struct tracker *t)
 {
 	return netns_for_each(sweep_here, t);
@@ -260,55 +265,63 @@ int tracker_sweep(struct tracker *t)
 	return run_iter(t->sweep_link);
 }
 
-static int grow(struct tracker *t, size_t want)
+static int grow(struct tracker_snapshot *s, size_t want)
 {
 	uint64_t *k;
 	struct sr_sock *v;
 	uint8_t *h;
 
-	if (want <= t->cap)
+	if (want <= s->cap)
 		return 0;
-	h = realloc(t->hot_vals, want);
+	h = realloc(s->hot_vals, want);
 	if (!h)
 		return -ENOMEM;
-	t->hot_vals = h;
-	k = realloc(t->cookies, want * sizeof(*k));
+	s->hot_vals = h;
+	k = realloc(s->cookies, want * sizeof(*k));
 	if (!k)
 		return -ENOMEM;
-	t->cookies = k;
-	v = realloc(t->socks, want * sizeof(*v));
+	s->cookies = k;
+	v = realloc(s->socks, want * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	t->socks = v;
+	s->socks = v;
 	/* The kernel fills these; zero them once so tools that cannot see a
 	 * bpf() batch write (valgrind) do not take them for uninitialised. */
-	memset(k + t->cap, 0, (want - t->cap) * sizeof(*k));
-	memset(v + t->cap, 0, (want - t->cap) * sizeof(*v));
-	t->cap = want;
+	memset(k + s->cap, 0, (want - s->cap) * sizeof(*k));
+	memset(v + s->cap, 0, (want - s->cap) * sizeof(*v));
+	s->cap = want;
 	return 0;
 }
 
+void tracker_snapshot_free(struct tracker_snapshot *snap)
+{
+	free(snap->cookies);
+	free(snap->socks);
+	free(snap->hot_vals);
+	memset(snap, 0, sizeof(*snap));
+}
+
 /*
- * Read a whole hash map in batches: keys into t->cookies, values into
- * t->socks (the socket map) or t->hot_vals (the candidate set). The number
- * read goes to *n.
+ * Read a whole hash map in batches: keys into s->cookies, values into
+ * s->socks (the socket map) or s->hot_vals (the candidate set). The number
+ * read goes to s->n.
  */
-static int read_all(struct tracker *t, int fd, bool hot, size_t *n)
+static int read_all(struct tracker_snapshot *s, int fd, bool hot)
 {
 	uint64_t token = 0;
 	bool first = true;
 
-	*n = 0;
+	s->n = 0;
 	for (;;) {
 		__u32 want = BATCH, count;
 		int ret;
 
 		for (;;) {
-			if (grow(t, *n + want))
+			if (grow(s, s->n + want))
 				return -ENOMEM;
 			count = want;
-			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, t->cookies + *n,
-						   hot ? (void *)(t->hot_vals + *n) : (void *)(t->socks + *n),
+			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, s->cookies + s->n,
+						   hot ? (void *)(s->hot_vals + s->n) : (void *)(s->socks + s->n),
 						   &count, NULL);
 			/* ENOSPC with nothing read: one hash bucket holds more than
 			 * `want` entries. Retry with more room. */
@@ -316,7 +329,7 @@ static int read_all(struct tracker *t, int fd, bool hot, size_t *n)
 				break;
 			want *= 4;
 		}
-		*n += count;
+		s->n += count;
 		first = false;
 		if (ret)
 			return errno == ENOENT ? 0 : -errno;
@@ -325,35 +338,29 @@ static int read_all(struct tracker *t, int fd, bool hot, size_t *n)
 
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
 {
-	int ret = read_all(t, bpf_map__fd(t->skel->maps.sr_socks), false, &snap->n);
-
-	snap->cookies = t->cookies;
-	snap->socks = t->socks;
-	return ret;
+	return read_all(snap, bpf_map__fd(t->skel->maps.sr_socks), false);
 }
 
 int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap)
 {
 	int hfd = bpf_map__fd(t->skel->maps.sr_hot), sfd = bpf_map__fd(t->skel->maps.sr_socks);
-	size_t n, kept = 0;
-	int ret = read_all(t, hfd, true, &n);
+	size_t kept = 0;
+	int ret = read_all(snap, hfd, true);
 
 	if (ret)
 		return ret;
 	/* Then each candidate's entry. One whose entry is gone was closed
 	 * between the two reads (BPF deletes both on TCP_CLOSE): drop it. */
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_lookup_elem(sfd, &t->cookies[i], &t->socks[kept])) {
+	for (size_t i = 0; i < snap->n; i++) {
+		if (bpf_map_lookup_elem(sfd, &snap->cookies[i], &snap->socks[kept])) {
 			if (errno != ENOENT)
 				return -errno;
-			bpf_map_delete_elem(hfd, &t->cookies[i]);
+			bpf_map_delete_elem(hfd, &snap->cookies[i]);
 			continue;
 		}
-		t->cookies[kept++] = t->cookies[i];
+		snap->cookies[kept++] = snap->cookies[i];
 	}
 	snap->n = kept;
-	snap->cookies = t->cookies;
-	snap->socks = t->socks;
 	return 0;
 }
 
@@ -384,9 +391,6 @@ void tracker_close(struct tracker *t)
 	bpf_link__destroy(t->sweep_link);
 	bpf_link__destroy(t->destroy_link);
 	sockreap_bpf__destroy(t->skel);
-	free(t->cookies);
-	free(t->socks);
-	free(t->hot_vals);
 	free(t->percpu);
 	free(t);
 }

@@ -29,16 +29,23 @@ struct tracker_opts {
 	size_t n_exclude_ports;
 	uint32_t map_capacity;
 	bool verbose;
-	bool no_send_tp;
-	uint64_t pidns_dev, pidns_ino; /* the daemon's pid namespace, 0 if the initial one */	/* do not attach tcp_sendmsg_locked even if present */
+	bool no_send_tp;	/* do not attach tcp_sendmsg_locked even if present */
+	uint64_t pidns_dev, pidns_ino; /* the daemon's pid namespace, 0 if the initial one */
 };
 
-/* One read of the whole map. Arrays are owned by the tracker, valid until the next read. */
+/*
+ * One read of the map: n entries in cookies[]/socks[]. The snapshot owns its
+ * buffers and reuses them read after read (a scan and a `list` answer each
+ * keep their own); zero-initialise it, free it with tracker_snapshot_free().
+ */
 struct tracker_snapshot {
-	size_t n;
-	const uint64_t *cookies;
-	const struct sr_sock *socks;
+	size_t n, cap;
+	uint64_t *cookies;
+	struct sr_sock *socks;
+	uint8_t *hot_vals;
 };
+
+void tracker_snapshot_free(struct tracker_snapshot *snap);
 
 /* Returns 0 or negative errno; on failure *err names the problem and the fix. */
 int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen);
@@ -46,6 +53,8 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 int tracker_sweep(struct tracker *t);
 /* The same in one network namespace, by inode. */
 int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino);
+/* Sweep netns_ino, then read socket cookie's entry: its receive side as it is now. */
+int tracker_refresh(struct tracker *t, uint64_t cookie, uint32_t netns_ino, struct sr_sock *out);
 /* The same in every network namespace (--all-netns); returns how many, or negative errno. */
 int tracker_sweep_all_netns(struct tracker *t);
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap);
@@ -59,18 +68,13 @@ bool tracker_has_send_tp(const struct tracker *t);
 /* Is the bpf_sock_destroy() kill fallback available (Linux 6.5+)? */
 bool tracker_has_destroy(const struct tracker *t);
 
-enum destroy_result {
-	DESTROY_NOT_FOUND = 0,
-	DESTROY_DONE = 1,
-	DESTROY_CHANGED = 2, /* the live socket no longer matches the verdict: untouched */
-};
-
 /*
  * Destroy socket cookie from the kernel side, in its own network namespace,
- * if it is still in expect_state (and, if need_queue, still has data queued
- * with bytes_acked unchanged). enum destroy_result, or negative errno.
+ * if the locked socket still passes check against e (enum sr_destroy_check);
+ * with dry_run only check. enum sr_destroy_result, or negative errno.
  */
-int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e, bool need_queue);
+int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
+		    enum sr_destroy_check check, bool dry_run);
 
 void tracker_close(struct tracker *t);
 

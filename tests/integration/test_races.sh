@@ -3,7 +3,8 @@
 # (SOCKREAP_TEST_PAUSE: the reaper stops right before pidfd_getfd, after it
 # has chosen the owner and fd): the fd number is given to a fresh socket
 # (mismatch: the fresh one is untouched), the owner exits (gone), the reader
-# resumes so ACKs move again (resumed: untouched).
+# resumes so ACKs move again (resumed: untouched). And the test build's
+# netns hook: failing to return to the own namespace is fatal.
 . "$(dirname "$0")/lib.sh"
 require_env
 grep -q SOCKREAP_TEST_PAUSE "$SOCKREAP" || skip "needs the test build (make san; BUILD=build/san)"
@@ -70,4 +71,16 @@ expect_live "the resumed connection's sender" "$TMP/resumes-server.out" $DUR
 check "the daemon is still running" alive "$DAEMON_PID"
 stop_daemon "$DAEMON_PID"; rc=$?
 check "and exits 0 (no sanitizer abort, got $rc)" test "$rc" = 0
+
+echo "-- the way back to the daemon's own network namespace fails"
+# Every scan sweeps every namespace (--all-netns, sweep path); from 1.5 s on
+# the hook makes setns() home fail. The daemon must stop, not go on scanning
+# from a namespace it does not believe it is in.
+DAEMON_ENV=(SOCKREAP_TEST_FAIL_NETNS_HOME=1.5)
+start_daemon "$NS" lost --all-netns --send-path sweep --dry-run --stall-grace 30 --interval 0.25
+DAEMON_ENV=()
+wait_pids 10 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null; rc=$?
+check "the daemon stopped by itself with exit status 1 (got $rc)" test "$rc" = 1
+check "and said why" grep -q "lost the daemon's own network namespace" "$TMP/lost.out"
 finish

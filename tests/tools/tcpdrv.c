@@ -6,6 +6,13 @@
  *   tcpdrv server --mode swap   a child sends; on SIGUSR1 its fd number gets a fresh socket
  *   tcpdrv server|client --mode holdall [--count N] many idle connections held open
  *   common: --mode ping [--every S], --mode hold, --keepalive S (SO_KEEPALIVE every S s)
+ *   tcpdrv client --mode request   send a request, half-close (SHUT_WR), read the answer to EOF
+ *   tcpdrv server --mode answer [--every S] [--count B]   read the request to EOF, work S
+ *                                  seconds, send a B-byte answer, close
+ *   tcpdrv server --mode readhold  read to EOF, then keep the socket (a CLOSE_WAIT leak)
+ *   tcpdrv server --mode flood --count N [--procs P]   accept N connections (over P
+ *                                  processes), fill each send queue, report when each is shut
+ *   tcpdrv client --mode holdall --count N   (with flood: small receive buffers, never read)
  *
  * Every run is bounded by --duration. The last line on stdout says how it
  * ended: "result=error errno=EPIPE elapsed=2.41 bytes=N" when a send or read
@@ -35,6 +42,7 @@ struct args {
 	int port;
 	double duration, rate, reuse_after, every, keepalive;
 	unsigned long long count;
+	int procs;
 	size_t chunk;
 };
 
@@ -188,6 +196,27 @@ static int connect_from(uint32_t src, const char *host, int port, double deadlin
 static int connect_to(const char *host, int port, double deadline)
 {
 	return connect_from(htonl(INADDR_ANY), host, port, deadline);
+}
+
+/* With a small receive buffer (set before connect, so the window stays
+ * small): thousands of never-read connections then hold kilobytes each. */
+static int connect_small(const char *host, int port, double deadline)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int rcvbuf = 4096;
+
+	inet_pton(AF_INET, host, &a.sin_addr);
+	while (mono() < deadline) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+			return fd;
+		close(fd);
+		usleep(50000);
+	}
+	fprintf(stderr, "tcpdrv: cannot connect to %s:%d\n", host, port);
+	exit(1);
 }
 
 static int accept_one(int lfd, double deadline)
@@ -399,7 +428,7 @@ static int run_holdall_client(const struct args *a, double deadline)
 	unsigned long long n;
 
 	for (n = 0; n < a->count && mono() < deadline; n++)
-		connect_to(a->host, a->port, deadline);
+		connect_small(a->host, a->port, deadline);
 	printf("opened=%llu\n", n);
 	fflush(stdout);
 	while (mono() < deadline)
@@ -476,6 +505,145 @@ static int run_forked(int fd, const struct args *a, double deadline, bool exit_p
 	return 0;
 }
 
+/* request (client): a request, then SHUT_WR like `nc -N`; the answer is read to EOF. */
+static int run_request(int fd, double deadline)
+{
+	if (send(fd, "GET /answer\n", 12, MSG_NOSIGNAL) != 12 || shutdown(fd, SHUT_WR)) {
+		finish("error", errno, 0);
+		return 0;
+	}
+	printf("half-closed\n");
+	fflush(stdout);
+	return run_read(fd, deadline, 0);
+}
+
+/* Read until the peer's EOF (recv() returns 0); 0, or the errno. */
+static int read_to_eof(int fd, double deadline, unsigned long long *bytes)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n;
+
+		set_timeout(fd, SO_RCVTIMEO, deadline - mono());
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return errno;
+		if (n > 0)
+			*bytes += (unsigned long long)n;
+	}
+}
+
+/* answer (server): read the request to EOF, work `every` seconds, answer, close. */
+static int run_answer(int fd, double deadline, double work, unsigned long long size)
+{
+	unsigned long long got = 0, sent = 0;
+	char *buf = calloc(1, 65536);
+	int err = read_to_eof(fd, deadline, &got);
+
+	if (!err) {
+		printf("request=%llu eof\n", got);
+		fflush(stdout);
+		usleep((useconds_t)(work * 1e6));
+	}
+	while (!err && sent < size) {
+		size_t want = size - sent < 65536 ? (size_t)(size - sent) : 65536;
+		ssize_t n;
+
+		set_timeout(fd, SO_SNDTIMEO, deadline - mono());
+		n = send(fd, buf, want, MSG_NOSIGNAL);
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			err = errno;
+		if (n > 0)
+			sent += (unsigned long long)n;
+		if (mono() >= deadline)
+			break;
+	}
+	free(buf);
+	close(fd);
+	finish(err ? "error" : sent == size ? "answered" : "timeout", err, sent);
+	return 0;
+}
+
+/* readhold (server): read to EOF, then keep the socket open: a CLOSE_WAIT leak. */
+static int run_readhold(int fd, double deadline)
+{
+	unsigned long long got = 0;
+	int err = read_to_eof(fd, deadline, &got);
+
+	if (err) {
+		finish("error", err, got);
+		return 0;
+	}
+	printf("eof read\n");
+	fflush(stdout);
+	return run_hold(fd, deadline);
+}
+
+/*
+ * flood (server): accept `count` connections, give each a small send buffer
+ * and fill it without blocking (the clients never read), then watch them
+ * all: a reaped socket (shut down both ways) reports POLLHUP. Prints
+ * "wedged=N at=T" once all queues are full and "reaped=N last_at=T" at the
+ * end. With procs > 1 the connections are spread over that many processes
+ * (each its own owner), each reporting its own lines.
+ */
+static int run_flood(int lfd, unsigned long long count, int procs, double deadline)
+{
+	unsigned long long want = count / (unsigned long long)procs, n = 0, reaped = 0;
+	int sndbuf = 4096, me = 0;
+	double last_at = 0;
+	struct pollfd *p;
+
+	for (int i = 1; i < procs; i++)
+		if (fork() == 0) {
+			me = i;
+			break;
+		}
+	if (me == procs - 1)
+		want += count % (unsigned long long)procs;
+	p = calloc(want ? want : 1, sizeof(*p));
+	while (n < want && mono() < deadline) {
+		struct pollfd lp = { lfd, POLLIN, 0 };
+		int c;
+
+		if (poll(&lp, 1, 100) != 1 || (c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) < 0)
+			continue;
+		setsockopt(c, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		p[n++] = (struct pollfd){ c, POLLOUT, 0 };
+	}
+	close(lfd);
+	for (unsigned long long i = 0; i < n; i++) {
+		static char buf[65536];
+
+		while (send(p[i].fd, buf, sizeof(buf), MSG_NOSIGNAL) > 0)
+			;
+		p[i].events = 0; /* POLLHUP and POLLERR are always reported */
+	}
+	printf("wedged=%llu at=%.3f\n", n, wall());
+	fflush(stdout);
+	while (reaped < n && mono() < deadline) {
+		int r = poll(p, (nfds_t)n, 100);
+
+		for (unsigned long long i = 0; r > 0 && i < n; i++) {
+			if (p[i].fd < 0 || !(p[i].revents & (POLLHUP | POLLERR)))
+				continue;
+			close(p[i].fd);
+			p[i].fd = -1; /* poll ignores it from now on */
+			reaped++;
+			last_at = wall();
+		}
+	}
+	printf("reaped=%llu of=%llu last_at=%.3f\n", reaped, n, last_at);
+	finish(reaped == n ? "reaped" : "timeout", 0, 0);
+	if (me == 0)
+		while (wait(NULL) > 0)
+			;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -484,10 +652,11 @@ int main(int argc, char **argv)
 		{ "rate", required_argument, 0, 'r' },	   { "chunk", required_argument, 0, 'c' },
 		{ "reuse-after", required_argument, 0, 'u' }, { "every", required_argument, 0, 'e' },
 		{ "keepalive", required_argument, 0, 'k' },	   { "count", required_argument, 0, 'n' },
+		{ "procs", required_argument, 0, 'P' },
 		{ 0, 0, 0, 0 },
 	};
 	struct args a = { .host = "127.0.0.1", .duration = 10, .chunk = 65536, .reuse_after = 1,
-			  .every = 0.5 };
+			  .every = 0.5, .procs = 1 };
 	double deadline;
 	int c, fd, lfd = -1;
 
@@ -509,10 +678,12 @@ int main(int argc, char **argv)
 		case 'e': a.every = atof(optarg); break;
 		case 'k': a.keepalive = atof(optarg); break;
 		case 'n': a.count = strtoull(optarg, NULL, 10); break;
+		case 'P': a.procs = atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (!a.mode || !a.port || a.duration <= 0 || a.duration > 600 || !a.chunk) {
+	if (!a.mode || !a.port || a.duration <= 0 || a.duration > 600 || !a.chunk || a.procs < 1 ||
+	    a.procs > 1000) {
 		fprintf(stderr, "tcpdrv: need --port, --mode and a --duration up to 600 s\n");
 		return 2;
 	}
@@ -531,6 +702,8 @@ int main(int argc, char **argv)
 			return run_churn_server(lfd, deadline);
 		if (!strcmp(a.mode, "holdall"))
 			return run_holdall_server(lfd, deadline);
+		if (!strcmp(a.mode, "flood"))
+			return run_flood(lfd, a.count, a.procs, deadline);
 		fd = accept_one(lfd, deadline);
 	} else {
 		fd = connect_to(a.host, a.port, deadline);
@@ -557,6 +730,12 @@ int main(int argc, char **argv)
 		return run_ping(fd, deadline, a.every);
 	if (!strcmp(a.mode, "hold"))
 		return run_hold(fd, deadline);
+	if (!strcmp(a.mode, "request"))
+		return run_request(fd, deadline);
+	if (!strcmp(a.mode, "answer"))
+		return run_answer(fd, deadline, a.every, a.count ? a.count : 1 << 20);
+	if (!strcmp(a.mode, "readhold"))
+		return run_readhold(fd, deadline);
 	if (!strcmp(a.mode, "close")) { /* close at once: the peer is left in CLOSE_WAIT */
 		usleep((useconds_t)(a.reuse_after * 1e6));
 		close(fd);

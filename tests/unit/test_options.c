@@ -107,6 +107,12 @@ static void test_seconds_flags(void **state)
 	assert_ok(PARSE("--idle-timeout", "0.5"));
 	assert_true(cfg.idle_timeout_s == 0.5);
 
+	assert_ok(PARSE("--close-wait-timeout", "600"));
+	assert_true(cfg.close_wait_timeout_s == 600.0);
+	assert_ok(PARSE("--close-wait-timeout", "0"));
+	assert_true(cfg.close_wait_timeout_s == 0.0);
+	assert_int_equal(PARSE("--close-wait-timeout", "-1"), -EINVAL);
+
 	assert_ok(PARSE("--interval", "0.25"));
 	assert_true(cfg.interval_s == 0.25);
 	assert_ok(PARSE("--interval", "0.01"));
@@ -302,9 +308,11 @@ static void test_env_variables(void **state)
 				 "SOCKREAP_EXCLUDE_PORT=22,6000-6100",
 				 "SOCKREAP_METRICS_ADDR=[::1]:9100",
 				 "SOCKREAP_METRICS_FILE=/run/sockreap.prom",
-				 "SOCKREAP_LOG_FORMAT=json", "SOCKREAP_MAP_CAPACITY=4096"),
+				 "SOCKREAP_LOG_FORMAT=json", "SOCKREAP_MAP_CAPACITY=4096",
+				 "SOCKREAP_CLOSE_WAIT_TIMEOUT=300"),
 			    NULL));
 	assert_int_equal(cfg.mode, MODE_RUN);
+	assert_true(cfg.close_wait_timeout_s == 300.0);
 	assert_true(cfg.stall_grace_s == 30.5);
 	assert_true(cfg.idle_timeout_s == 90.0);
 	assert_true(cfg.interval_s == 0.5);
@@ -626,9 +634,12 @@ static void test_target_parse_all_keys(void **state)
 	memset(&t, 0xa5, sizeof(t));
 	assert_int_equal(options_parse_target("name=ws,cgroup=/kubepods/podX,port=8765,"
 					      "cgroup=system.slice/x.service,port=9000-9100,"
-					      "stall-grace=2.5,idle-timeout=90,dry-run=yes",
+					      "stall-grace=2.5,idle-timeout=90,close-wait-timeout=120,"
+					      "dry-run=yes",
 					      &t, err, sizeof(err)),
 			 0);
+	assert_true(t.has_close_wait_timeout);
+	assert_true(t.close_wait_timeout_s == 120.0);
 	assert_string_equal(t.name, "ws");
 	assert_int_equal(t.n_cgroups, 2);
 	assert_string_equal(t.cgroups[0], "/kubepods/podX");

@@ -153,6 +153,8 @@ static void test_clock_backwards(void **state)
 
 	/* Same for peer_gone and rx_idle. */
 	e.state = SR_TCP_CLOSE_WAIT;
+	e.write_seq = e.snd_una;
+	e.rcv_nxt = e.copied_seq + 1; /* the FIN unread */
 	e.state_since_ns = S(200);
 	v = policy_verdict(&e, S(150), &cfg_default);
 	assert_none(&v);
@@ -211,25 +213,96 @@ static void test_seq_wraparound(void **state)
 
 static void test_non_established_never_send_stall(void **state)
 {
-	struct policy_config cfg = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(1) };
+	struct policy_config cfg = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(1),
+				     .close_wait_timeout_ns = S(1) };
 
 	(void)state;
+	/* Only ESTABLISHED and CLOSE_WAIT (an owner answering a half-closed
+	 * peer) can send_stall; every other state is never judged at all. */
 	for (int st = 0; st <= SR_TCP_NEW_SYN_RECV + 1; st++) {
 		struct sr_sock e = stalled_sock();
 		struct policy_verdict v;
 
-		if (st == SR_TCP_ESTABLISHED)
+		if (st == SR_TCP_ESTABLISHED || st == SR_TCP_CLOSE_WAIT)
 			continue;
 		e.state = (__u8)st;
+		e.rcv_nxt = e.copied_seq + 1;
 		v = policy_verdict(&e, S(100000), &cfg);
-		assert_int_not_equal(v.reason, REASON_SEND_STALL);
-		assert_int_not_equal(v.pending, REASON_SEND_STALL);
-		assert_int_not_equal(v.reason, REASON_RX_IDLE);
-		if (st == SR_TCP_CLOSE_WAIT)
-			assert_int_equal(v.reason, REASON_PEER_GONE);
-		else
-			assert_int_equal(v.reason, REASON_NONE);
+		assert_int_equal(v.reason, REASON_NONE);
+		assert_int_equal(v.pending, REASON_NONE);
 	}
+}
+
+/* A half-closed client waiting for its answer: the owner read the EOF. */
+static void test_half_close_never_peer_gone(void **state)
+{
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	e.state = SR_TCP_CLOSE_WAIT;
+	e.write_seq = e.snd_una;
+	e.queued_since_ns = 0;
+	e.state_since_ns = S(200);
+	e.rcv_nxt = 1001;
+	e.copied_seq = 1001; /* data and FIN consumed: recv() returned 0 */
+	v = policy_verdict(&e, S(200) + S(100000), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+
+	/* Sequence wrap: rcv_nxt just past 2^32, everything read. */
+	e.rcv_nxt = 5;
+	e.copied_seq = 5;
+	v = policy_verdict(&e, S(200) + S(100000), &cfg_default);
+	assert_none(&v);
+	/* ... and with the FIN unread across the wrap. */
+	e.copied_seq = 0xfffffffe;
+	v = policy_verdict(&e, S(200) + GRACE, &cfg_default);
+	assert_int_equal(v.reason, REASON_PEER_GONE);
+
+	/* It answers and the half-closed peer stops ACKing: an ordinary send_stall. */
+	e.copied_seq = e.rcv_nxt;
+	e.write_seq = e.snd_una + 4096;
+	e.queued_since_ns = S(300);
+	e.last_progress_ns = S(310);
+	v = policy_verdict(&e, S(310) + GRACE - 1, &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	v = policy_verdict(&e, S(310) + GRACE, &cfg_default);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	assert_int_equal(v.onset_ns, S(310));
+}
+
+/* Opt-in leak cleanup: CLOSE_WAIT with the close read, past its own timeout. */
+static void test_close_wait_timeout(void **state)
+{
+	struct policy_config cfg = { .stall_grace_ns = GRACE, .close_wait_timeout_ns = S(600) };
+	struct sr_sock e = stalled_sock();
+	struct policy_verdict v;
+
+	(void)state;
+	e.state = SR_TCP_CLOSE_WAIT;
+	e.write_seq = e.snd_una;
+	e.queued_since_ns = 0;
+	e.state_since_ns = S(200);
+	e.last_read_ns = S(250); /* read the EOF at 250 s */
+	e.rcv_nxt = e.copied_seq = 77;
+	v = policy_verdict(&e, S(250) + S(600) - 1, &cfg);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_CLOSE_WAIT);
+	assert_int_equal(v.onset_ns, S(250));
+	v = policy_verdict(&e, S(250) + S(600), &cfg);
+	assert_int_equal(v.reason, REASON_CLOSE_WAIT);
+	assert_int_equal(v.limit_ns, S(600));
+	/* Off by default. */
+	v = policy_verdict(&e, S(100000), &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.pending, REASON_NONE);
+	/* Unread: peer_gone's grace applies, not the leak timeout. */
+	e.rcv_nxt = 78;
+	v = policy_verdict(&e, S(250) + GRACE, &cfg);
+	assert_int_equal(v.reason, REASON_PEER_GONE);
+	assert_string_equal(policy_reason_name(REASON_CLOSE_WAIT), "close_wait");
 }
 
 static void test_peer_gone_onset(void **state)
@@ -243,6 +316,7 @@ static void test_peer_gone_onset(void **state)
 	e.queued_since_ns = 0;
 	e.state_since_ns = S(200);
 	e.last_progress_ns = S(120);
+	e.rcv_nxt = e.copied_seq + 1; /* the FIN is unread */
 
 	/* Onset is when CLOSE_WAIT began (later than the last progress). */
 	v = policy_verdict(&e, S(200) + GRACE - 1, &cfg_default);
@@ -266,6 +340,12 @@ static void test_peer_gone_onset(void **state)
 	v = policy_verdict(&e, S(210) + GRACE, &cfg_default);
 	assert_int_equal(v.reason, REASON_PEER_GONE);
 	assert_int_equal(v.onset_ns, S(210));
+
+	/* So does the owner reading part of what is left. */
+	e.last_read_ns = S(220);
+	v = policy_verdict(&e, S(210) + GRACE, &cfg_default);
+	assert_none(&v);
+	assert_int_equal(v.onset_ns, S(220));
 }
 
 static void test_rx_idle(void **state)
@@ -453,6 +533,8 @@ static void test_rules_per_target_grace(void **state)
 
 	/* The grace covers peer_gone too: the same CLOSE_WAIT entry, two rules. */
 	e.state = SR_TCP_CLOSE_WAIT;
+	e.write_seq = e.snd_una;
+	e.rcv_nxt = e.copied_seq + 1;
 	e.state_since_ns = S(200);
 	v = policy_verdict(&e, S(205), &rules[0]);
 	assert_int_equal(v.reason, REASON_PEER_GONE);
@@ -520,6 +602,8 @@ int main(void)
 		cmocka_unit_test(test_seq_wraparound),
 		cmocka_unit_test(test_non_established_never_send_stall),
 		cmocka_unit_test(test_peer_gone_onset),
+		cmocka_unit_test(test_half_close_never_peer_gone),
+		cmocka_unit_test(test_close_wait_timeout),
 		cmocka_unit_test(test_rx_idle),
 		cmocka_unit_test(test_precedence_send_stall_first),
 		cmocka_unit_test(test_pending_least_time_left),
