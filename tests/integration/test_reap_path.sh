@@ -13,7 +13,7 @@ grep -q SOCKREAP_TEST_REAP_DELAY_MS "$SOCKREAP" || skip "needs the test build (m
 COUNT=${BURST_COUNT:-1000} DUR=60
 new_netns NS burst
 # ulimit: COUNT sockets on each side, plus the daemon's duplicates.
-ulimit -n $((COUNT * 2 + 1024)) 2>/dev/null || skip "cannot raise the fd limit to $((COUNT * 2 + 1024))"
+ulimit -n $((COUNT + 1024)) 2>/dev/null || skip "cannot raise the fd limit to $((COUNT + 1024)) (each side holds COUNT)"
 DAEMON_ENV=(SOCKREAP_TEST_REAP_DELAY_MS=10)
 start_daemon "$NS" daemon --stall-grace 1 --interval 0.25
 DAEMON_ENV=()
