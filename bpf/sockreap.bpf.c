@@ -3,8 +3,9 @@
  *
  * Three BTF tracepoints keep one map entry per in-scope TCP socket, keyed by
  * socket cookie: tcp_sendmsg_locked (owner, queue growth), tcp_probe (every
- * received segment: ACK progress, receive time) and inet_sock_set_state
- * (state; the entry is deleted on TCP_CLOSE). An iter/tcp program sweeps the
+ * received segment: ACK progress, receive time, the peer's window) and
+ * inet_sock_set_state (state; the entry is deleted on TCP_CLOSE); a fourth,
+ * tcp_retransmit_skb, counts retransmissions of tracked sockets. An iter/tcp program sweeps the
  * sockets that existed before the programs were attached. Every handler does
  * O(1) work: one hash lookup, at most one insert, no loops, no output.
  */
@@ -224,6 +225,7 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 	fresh.bytes_acked = tp->bytes_acked;
 	fresh.rcv_nxt = tp->rcv_nxt;
 	fresh.copied_seq = tp->copied_seq;
+	fresh.snd_wnd = tp->snd_wnd;
 	/* Nothing is known of the past: count from now, so a socket is never
 	 * judged stalled for longer than it has been watched. */
 	fresh.last_progress_ns = now;
@@ -368,6 +370,9 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	if (!e)
 		return 0;
 	e->last_rx_ns = now;
+	/* A frozen reader's kernel answers window probes with a zero window:
+	 * keep what the peer advertises (it lags this segment by one). */
+	e->snd_wnd = tp->snd_wnd;
 	una = tp->snd_una;
 	acked = tp->bytes_acked;
 	/* The segment's ACK, already parsed by TCP into skb->cb: no copy. */
@@ -437,6 +442,27 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 }
 
 /*
+ * A retransmission of a tracked socket: evidence that the peer is not
+ * acknowledging (rare, so it costs nothing in steady state). Only counted,
+ * never creates an entry.
+ */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u64 cookie;
+	struct sr_sock *e;
+
+	count(SR_CNT_EV_RETRANS);
+	if (!in_netns(sk))
+		return 0;
+	cookie = bpf_get_socket_cookie((void *)sk);
+	e = bpf_map_lookup_elem(&sr_socks, &cookie);
+	if (e)
+		__sync_fetch_and_add(&e->retransmits, 1);
+	return 0;
+}
+
+/*
  * Walks every TCP socket of the network namespace the iterator was created
  * in: records sockets that existed before the tracepoints were attached (a
  * half-open peer sends nothing, so no event would ever reveal it) and
@@ -473,6 +499,7 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	note_read(e, tp, now);
 	e->snd_una = tp->snd_una;
 	e->write_seq = tp->write_seq;
+	e->snd_wnd = tp->snd_wnd;
 	if (e->state != state) /* a state change the map missed (full at the time) */
 		state_move(e, state, now);
 	if (state == SR_TCP_CLOSE_WAIT)

@@ -51,6 +51,7 @@ enum sr_counter {
 	SR_CNT_EV_PROBE,     /* tcp_probe events (every received segment) */
 	SR_CNT_EV_STATE,     /* inet_sock_set_state events */
 	SR_CNT_EV_SWEEP,     /* sockets visited by the iter/tcp sweep */
+	SR_CNT_EV_RETRANS,   /* tcp_retransmit_skb events */
 	SR_CNT_MAP_FULL,     /* entries that could not be created: map full */
 	SR_CNT_HOT_FULL,     /* candidates that could not be recorded: sr_hot full */
 	SR_CNT_INSERTS,      /* entries created */
@@ -84,6 +85,9 @@ struct sr_sock {
 	 * read (recv() returned 0), one in copied_seq. */
 	__u32 rcv_nxt;
 	__u32 copied_seq;
+	__u32 snd_wnd;		/* the peer's advertised window (bytes), as of the last
+				 * segment received before this one (tcp_probe runs before tcp_ack) */
+	__u32 retransmits;	/* segments retransmitted while tracked (tcp_retransmit_skb) */
 	__u32 netns_ino;	/* network namespace inode */
 	__u32 owner_tgid;	/* last process seen sending on it, as a pid of the daemon's
 				 * pid namespace; 0 = unknown */

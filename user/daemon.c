@@ -167,8 +167,9 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 			 const struct reap_report *rep, enum reap_result res, const char *method)
 {
 	char laddr[FORMAT_ADDR_LEN], raddr[FORMAT_ADDR_LEN], ck[24], pid[16], fd[16], q[16],
-		age[32], lim[32];
-	struct log_kv kv[18];
+		age[32], lim[32], wnd[16], rtx[16];
+	const char *cause = policy_cause_name(policy_cause(e, v));
+	struct log_kv kv[20];
 	size_t n = 0;
 
 	format_addr(laddr, sizeof(laddr), e->family, e->saddr, e->sport);
@@ -183,6 +184,7 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 		snprintf(fd, sizeof(fd), "%d", rep->fd);
 		snprintf(q, sizeof(q), "%u", rep->queued ? rep->queued : policy_queued_bytes(e));
 		kv[n++] = (struct log_kv){ "result", policy_result_name(res), false };
+		kv[n++] = (struct log_kv){ "cause", cause, false };
 		kv[n++] = (struct log_kv){ "method", method, false };
 		kv[n++] = (struct log_kv){ "target", target, false };
 		kv[n++] = (struct log_kv){ "pid", pid, true };
@@ -191,6 +193,7 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 	} else {
 		snprintf(pid, sizeof(pid), "%u", e->owner_tgid);
 		snprintf(q, sizeof(q), "%u", policy_queued_bytes(e));
+		kv[n++] = (struct log_kv){ "cause", cause, false };
 		kv[n++] = (struct log_kv){ "target", target, false };
 		kv[n++] = (struct log_kv){ "pid", pid, true };
 		kv[n++] = (struct log_kv){ "comm", e->comm, false };
@@ -201,6 +204,11 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 	kv[n++] = (struct log_kv){ "queued", q, true };
 	kv[n++] = (struct log_kv){ "stalled_s", age, true };
 	kv[n++] = (struct log_kv){ "grace_s", lim, true };
+	/* The evidence behind cause=: the peer's window and retransmissions. */
+	snprintf(wnd, sizeof(wnd), "%u", e->snd_wnd);
+	snprintf(rtx, sizeof(rtx), "%u", e->retransmits);
+	kv[n++] = (struct log_kv){ "snd_wnd", wnd, true };
+	kv[n++] = (struct log_kv){ "retransmits", rtx, true };
 	if (rep && rep->detail)
 		kv[n++] = (struct log_kv){ "detail", rep->detail, false };
 	if (rep && rep->err)
@@ -260,6 +268,7 @@ static void act(struct daemon *d, const struct due *du)
 	}
 	if (du->is_new) {
 		d->metrics.stalls[fv.reason]++;
+		d->metrics.stall_causes[fv.reason][policy_cause(&fresh, &fv)]++;
 		log_decision("stall", rule->name, ep->cookie, &fresh, &fv, NULL, 0, NULL);
 	}
 	res = reaper_reap(d->tracker, d->owners.n ? &d->owners : NULL, ep->cookie, &fresh, &fv,
@@ -269,6 +278,8 @@ static void act(struct daemon *d, const struct due *du)
 	if (rep.fatal)
 		d->fatal = true;
 	d->metrics.reaps[fv.reason][res]++;
+	if (res == REAP_OK)
+		d->metrics.reap_causes[fv.reason][policy_cause(&fresh, &fv)]++;
 	if (res == REAP_OK)
 		hist_observe(&d->metrics.reap_latency_seconds,
 			     (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);

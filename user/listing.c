@@ -57,6 +57,12 @@ static double since(uint64_t now, uint64_t t)
 	return now > t ? (double)(now - t) / 1e9 : 0;
 }
 
+/* Does the row have a verdict or a running clock (and so a cause)? */
+static bool has_clock(const struct policy_verdict *v)
+{
+	return v->reason != REASON_NONE || v->pending != REASON_NONE;
+}
+
 static void json_num_or_null(FILE *f, const char *key, double v)
 {
 	if (v < 0)
@@ -87,10 +93,13 @@ static void render_json(FILE *f, const struct list_row *rows, size_t n, uint64_t
 		json_num_or_null(f, "since_ack_progress_s", since(now, e->last_progress_ns));
 		fputc(',', f);
 		json_num_or_null(f, "since_receive_s", since(now, e->last_rx_ns));
-		fprintf(f, ",\"verdict\":\"%s\",\"reason\":\"%s\",\"stall_age_s\":%.3f,\"limit_s\":%.3f}",
+		fprintf(f, ",\"snd_wnd_bytes\":%u,\"retransmits\":%u", e->snd_wnd, e->retransmits);
+		fprintf(f, ",\"verdict\":\"%s\",\"reason\":\"%s\",\"cause\":%s%s%s,"
+			   "\"stall_age_s\":%.3f,\"limit_s\":%.3f}",
 			verdict,
 			policy_reason_name(v->reason != REASON_NONE ? v->reason : v->pending),
-			(double)v->age_ns / 1e9, (double)v->limit_ns / 1e9);
+			has_clock(v) ? "\"" : "", has_clock(v) ? policy_cause_name(policy_cause(e, v)) : "null",
+			has_clock(v) ? "\"" : "", (double)v->age_ns / 1e9, (double)v->limit_ns / 1e9);
 	}
 	fputs(n ? "\n]\n" : "]\n", f);
 }
@@ -105,8 +114,9 @@ static void fmt_age(char *buf, size_t len, double s)
 
 static void render_table(FILE *f, const struct list_row *rows, size_t n, uint64_t now)
 {
-	fprintf(f, "%-22s %-22s %-10s %7s %-16s %10s %14s %8s %8s %-10s %s\n", "LOCAL", "REMOTE",
-		"STATE", "PID", "COMM", "QUEUED", "ACKED", "ACK_AGE", "RX_AGE", "TARGET", "VERDICT");
+	fprintf(f, "%-22s %-22s %-10s %7s %-16s %10s %14s %8s %8s %8s %5s %-10s %-12s %s\n", "LOCAL",
+		"REMOTE", "STATE", "PID", "COMM", "QUEUED", "ACKED", "ACK_AGE", "RX_AGE", "SND_WND",
+		"RETX", "TARGET", "CAUSE", "VERDICT");
 	for (size_t i = 0; i < n; i++) {
 		const struct sr_sock *e = rows[i].e;
 		char la[FORMAT_ADDR_LEN], ra[FORMAT_ADDR_LEN], verdict[64], pid[16], ack[16], rx[16];
@@ -124,10 +134,12 @@ static void render_table(FILE *f, const struct list_row *rows, size_t n, uint64_
 				*c = '?';
 		fmt_age(ack, sizeof(ack), since(now, e->last_progress_ns));
 		fmt_age(rx, sizeof(rx), since(now, e->last_rx_ns));
-		fprintf(f, "%-22s %-22s %-10s %7s %-16s %10u %14llu %8s %8s %-10s %s\n", la, ra,
-			state_name(e->state), pid, comm[0] ? comm : "-", policy_queued_bytes(e),
-			(unsigned long long)e->bytes_acked, ack, rx,
-			rows[i].target ? rows[i].target : "-", verdict);
+		fprintf(f, "%-22s %-22s %-10s %7s %-16s %10u %14llu %8s %8s %8u %5u %-10s %-12s %s\n",
+			la, ra, state_name(e->state), pid, comm[0] ? comm : "-", policy_queued_bytes(e),
+			(unsigned long long)e->bytes_acked, ack, rx, e->snd_wnd, e->retransmits,
+			rows[i].target ? rows[i].target : "-",
+			has_clock(&rows[i].v) ? policy_cause_name(policy_cause(e, &rows[i].v)) : "-",
+			verdict);
 	}
 }
 

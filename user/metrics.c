@@ -23,6 +23,7 @@ static const char *const bpf_counter_names[SR_CNT_MAX] = {
 	[SR_CNT_EV_PROBE] = "tcp_probe",
 	[SR_CNT_EV_STATE] = "inet_sock_set_state",
 	[SR_CNT_EV_SWEEP] = "iter_tcp",
+	[SR_CNT_EV_RETRANS] = "tcp_retransmit_skb",
 };
 
 static void hist_init(struct histogram *h, const double *bounds, size_t n)
@@ -90,6 +91,23 @@ static void hist_render(FILE *f, const char *name, const struct histogram *h)
 	fprintf(f, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
 }
 
+/* Which causes policy_cause() can give for a reason. */
+static bool cause_applies(int reason, int cause)
+{
+	switch (reason) {
+	case REASON_SEND_STALL:
+		return cause == CAUSE_ZERO_WINDOW || cause == CAUSE_NO_ACK || cause == CAUSE_UNKNOWN;
+	case REASON_RX_IDLE:
+		return cause == CAUSE_NO_ACK || cause == CAUSE_SILENT;
+	case REASON_PEER_GONE:
+		return cause == CAUSE_DATA_UNREAD || cause == CAUSE_FIN_UNREAD;
+	case REASON_CLOSE_WAIT:
+		return cause == CAUSE_EOF_READ;
+	default:
+		return false;
+	}
+}
+
 int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 {
 	FILE *f = open_memstream(out, len);
@@ -108,6 +126,23 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
 		fprintf(f, "sockreap_stalls_total{reason=\"%s\"} %llu\n", policy_reason_name(r),
 			(unsigned long long)m->stalls[r]);
+
+	/* Causes by reason: only the pairs that can occur, so the label set stays small. */
+	family(f, "sockreap_stall_causes_total", "counter", "Verdicts fired, by reason and cause.");
+	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+		for (int c = 0; c < CAUSE_MAX; c++)
+			if (cause_applies(r, c))
+				fprintf(f, "sockreap_stall_causes_total{reason=\"%s\",cause=\"%s\"} %llu\n",
+					policy_reason_name(r), policy_cause_name(c),
+					(unsigned long long)m->stall_causes[r][c]);
+	family(f, "sockreap_reap_causes_total", "counter",
+	       "Sockets shut down (result ok), by reason and cause.");
+	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+		for (int c = 0; c < CAUSE_MAX; c++)
+			if (cause_applies(r, c))
+				fprintf(f, "sockreap_reap_causes_total{reason=\"%s\",cause=\"%s\"} %llu\n",
+					policy_reason_name(r), policy_cause_name(c),
+					(unsigned long long)m->reap_causes[r][c]);
 
 	family(f, "sockreap_owner_failures_total", "counter",
 	       "Reap attempts that found no owner fd, by cause (the destroy fallback may follow).");

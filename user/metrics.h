@@ -22,6 +22,8 @@ struct histogram {
 struct sr_metrics {
 	uint64_t reaps[REASON_MAX][REAP_RESULT_MAX];
 	uint64_t stalls[REASON_MAX];
+	uint64_t stall_causes[REASON_MAX][CAUSE_MAX];	/* verdicts fired, by cause */
+	uint64_t reap_causes[REASON_MAX][CAUSE_MAX];	/* result=ok reaps, by cause */
 	uint64_t owner_failures[OWNER_CAUSE_MAX];
 	uint64_t stalled_now[REASON_MAX];
 	uint64_t tracked_by_state[SR_TCP_STATE_MAX];

@@ -25,6 +25,18 @@ const char *policy_reason_name(enum sr_reason r)
 	return r < REASON_MAX ? reason_names[r] : "unknown";
 }
 
+static const char *const cause_names[CAUSE_MAX] = {
+	[CAUSE_UNKNOWN] = "unknown",	     [CAUSE_ZERO_WINDOW] = "zero_window",
+	[CAUSE_NO_ACK] = "no_ack",	     [CAUSE_SILENT] = "silent",
+	[CAUSE_DATA_UNREAD] = "data_unread", [CAUSE_FIN_UNREAD] = "fin_unread",
+	[CAUSE_EOF_READ] = "eof_read",
+};
+
+const char *policy_cause_name(enum sr_cause c)
+{
+	return c < CAUSE_MAX ? cause_names[c] : "unknown";
+}
+
 static const char *const result_names[REAP_RESULT_MAX] = {
 	[REAP_OK] = "ok",	      [REAP_DRY_RUN] = "dry_run", [REAP_GONE] = "gone",
 	[REAP_NO_OWNER] = "no_owner", [REAP_MISMATCH] = "mismatch", [REAP_RESUMED] = "resumed",
@@ -114,4 +126,31 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 		consider(&v, REASON_RX_IDLE, max_u64(e->last_rx_ns, e->first_seen_ns), now,
 			 cfg->idle_timeout_ns);
 	return v;
+}
+
+enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict *v)
+{
+	enum sr_reason r = v->reason != REASON_NONE ? v->reason : v->pending;
+	/* Heard from the peer after the clock started: the receive time is
+	 * stamped by tcp_probe, which sees every segment of an established socket. */
+	bool heard = e->last_rx_ns && e->last_rx_ns > v->onset_ns;
+	bool outstanding = policy_queued_bytes(e) > 0;
+
+	switch (r) {
+	case REASON_SEND_STALL:
+		if (heard && e->snd_wnd == 0)
+			return CAUSE_ZERO_WINDOW;
+		if (!heard && outstanding)
+			return CAUSE_NO_ACK;
+		return CAUSE_UNKNOWN;
+	case REASON_RX_IDLE:
+		return outstanding ? CAUSE_NO_ACK : CAUSE_SILENT;
+	case REASON_PEER_GONE:
+		/* The FIN takes one sequence number: more unread is data. */
+		return (uint32_t)(e->rcv_nxt - e->copied_seq) > 1 ? CAUSE_DATA_UNREAD : CAUSE_FIN_UNREAD;
+	case REASON_CLOSE_WAIT:
+		return CAUSE_EOF_READ;
+	default:
+		return CAUSE_UNKNOWN;
+	}
 }

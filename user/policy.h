@@ -40,6 +40,18 @@ enum owner_cause {
 	OWNER_CAUSE_MAX,
 };
 
+/* Why a verdict fired, from the kernel's own facts: the cause= of log lines. */
+enum sr_cause {
+	CAUSE_UNKNOWN = 0,	/* the recorded state does not tell */
+	CAUSE_ZERO_WINDOW,	/* the peer is alive, answers window probes, reads nothing */
+	CAUSE_NO_ACK,		/* data outstanding and nothing heard from the peer (gone, or cut off) */
+	CAUSE_SILENT,		/* rx_idle with nothing outstanding: the peer just stopped sending */
+	CAUSE_DATA_UNREAD,	/* peer_gone: the owner left data (and the FIN) unread */
+	CAUSE_FIN_UNREAD,	/* peer_gone: the owner read the data but not the FIN */
+	CAUSE_EOF_READ,		/* close_wait: the owner read the close and keeps the socket */
+	CAUSE_MAX,
+};
+
 struct policy_config {
 	uint64_t stall_grace_ns; /* send_stall and peer_gone */
 	uint64_t idle_timeout_ns; /* rx_idle; 0 = off */
@@ -63,7 +75,16 @@ bool policy_unread(const struct sr_sock *e);
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
 				     const struct policy_config *cfg);
 
+/*
+ * The cause of verdict v (fired or pending) on entry e: for send_stall and
+ * rx_idle, a zero window advertised in a segment received after the clock
+ * started means the peer is there but not reading; nothing received since
+ * it started, with data outstanding, means nobody is acknowledging.
+ */
+enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict *v);
+
 const char *policy_reason_name(enum sr_reason r);
+const char *policy_cause_name(enum sr_cause c);
 const char *policy_result_name(enum reap_result r);
 const char *policy_owner_cause_name(enum owner_cause c);
 

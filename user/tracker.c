@@ -131,6 +131,9 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	bpf_map__set_max_entries(t->skel->maps.sr_hot, opts->map_capacity);
 	if (!t->has_send_tp)
 		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
+	/* Only evidence for the stall cause: without it retransmissions read 0. */
+	if (!btf_has_tp(vmlinux, "tcp_retransmit_skb"))
+		bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, false);
 	if (!t->has_destroy)
 		bpf_program__set_autoload(t->skel->progs.sr_destroy, false);
 

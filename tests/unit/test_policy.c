@@ -348,6 +348,69 @@ static void test_peer_gone_onset(void **state)
 	assert_int_equal(v.onset_ns, S(220));
 }
 
+/* The cause= of each verdict, at its edges. */
+static void test_cause(void **state)
+{
+	struct sr_sock e = stalled_sock(); /* queued since 100 s, last progress 50 s */
+	struct policy_verdict v;
+
+	(void)state;
+	v = policy_verdict(&e, S(200), &cfg_default);
+	assert_int_equal(v.reason, REASON_SEND_STALL);
+	/* A probe reply with a zero window after the clock started: alive, not reading. */
+	e.last_rx_ns = S(150);
+	e.snd_wnd = 0;
+	assert_int_equal(policy_cause(&e, &v), CAUSE_ZERO_WINDOW);
+	assert_string_equal(policy_cause_name(CAUSE_ZERO_WINDOW), "zero_window");
+	/* The same reply with an open window: the state does not tell. */
+	e.snd_wnd = 65535;
+	assert_int_equal(policy_cause(&e, &v), CAUSE_UNKNOWN);
+	/* Nothing heard since the clock started (the last segment exactly at its
+	 * start counts as before it): nobody acknowledges. */
+	e.last_rx_ns = S(100);
+	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
+	e.last_rx_ns = 0;
+	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
+	assert_string_equal(policy_cause_name(CAUSE_NO_ACK), "no_ack");
+	/* A pending clock has a cause too (for list). */
+	v = policy_verdict(&e, S(110), &cfg_default);
+	assert_int_equal(v.pending, REASON_SEND_STALL);
+	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
+
+	/* rx_idle: data outstanding or not. */
+	{
+		struct policy_config c = { .stall_grace_ns = S(1000), .idle_timeout_ns = S(10) };
+
+		e.last_rx_ns = S(50);
+		v = policy_verdict(&e, S(200), &c);
+		assert_int_equal(v.reason, REASON_RX_IDLE);
+		assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
+		e.write_seq = e.snd_una;
+		e.queued_since_ns = 0;
+		v = policy_verdict(&e, S(200), &c);
+		assert_int_equal(policy_cause(&e, &v), CAUSE_SILENT);
+	}
+
+	/* peer_gone: the FIN alone, or data before it; close_wait: EOF read. */
+	e.state = SR_TCP_CLOSE_WAIT;
+	e.copied_seq = 1000;
+	e.rcv_nxt = 1001;
+	v = policy_verdict(&e, S(100000), &cfg_default);
+	assert_int_equal(v.reason, REASON_PEER_GONE);
+	assert_int_equal(policy_cause(&e, &v), CAUSE_FIN_UNREAD);
+	e.rcv_nxt = 1500;
+	assert_int_equal(policy_cause(&e, &v), CAUSE_DATA_UNREAD);
+	e.rcv_nxt = 1000;
+	{
+		struct policy_config c = { .stall_grace_ns = GRACE, .close_wait_timeout_ns = S(5) };
+
+		v = policy_verdict(&e, S(100000), &c);
+		assert_int_equal(v.reason, REASON_CLOSE_WAIT);
+		assert_int_equal(policy_cause(&e, &v), CAUSE_EOF_READ);
+	}
+	assert_string_equal(policy_cause_name(CAUSE_MAX), "unknown");
+}
+
 static void test_rx_idle(void **state)
 {
 	struct policy_config on = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(90) };
@@ -605,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_half_close_never_peer_gone),
 		cmocka_unit_test(test_close_wait_timeout),
 		cmocka_unit_test(test_rx_idle),
+		cmocka_unit_test(test_cause),
 		cmocka_unit_test(test_precedence_send_stall_first),
 		cmocka_unit_test(test_pending_least_time_left),
 		cmocka_unit_test(test_reason_and_result_names),

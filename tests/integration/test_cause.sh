@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Why a connection died, from the kernel's own state. A reader frozen with
+# SIGSTOP: its kernel keeps answering window probes with a zero window ->
+# cause=zero_window. A peer whose packets nft drops: nothing comes back while
+# the sender retransmits -> cause=no_ack. Seen in `list` while the clock runs,
+# then on the stall and reap lines and in the metrics.
+. "$(dirname "$0")/lib.sh"
+require_env
+command -v nft >/dev/null || skip "nft not installed (make deps)"
+
+GRACE=${CAUSE_GRACE:-3} INTERVAL=0.5 DUR=${CAUSE_DUR:-10}
+new_netns NS cause
+start_daemon "$NS" daemon --stall-grace "$GRACE" --interval $INTERVAL --metrics-file "$TMP/metrics.prom"
+LOG=$TMP/daemon.out
+
+pair "$NS" 6401 frozen send read $DUR
+FROZEN_SRV=$SRV_PID FROZEN_CLI=$CLI_PID
+pair "$NS" 6402 dropped send read $DUR
+DROPPED_SRV=$SRV_PID
+sleep 0.3
+sig STOP "$FROZEN_CLI"
+drop_to_port "$NS" 6402
+
+# While the clock runs: list shows the cause and its evidence.
+sleep "$(echo "$GRACE * 0.6" | bc)"
+"$SOCKREAP" list --json --control-socket "$TMP/daemon.sock" >"$TMP/list.json"
+row() { python3 -c 'import json,sys; r=[x for x in json.load(open(sys.argv[1])) if x["laddr"].endswith(":"+sys.argv[2])]; print(json.dumps(r[0]) if r else "{}")' "$TMP/list.json" "$1"; }
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$1" "$2"; }
+FR=$(row 6401) DR=$(row 6402)
+echo "  list: $FR"
+echo "  list: $DR"
+check "list, frozen reader: cause zero_window, send window 0" \
+	test "$(field "$FR" cause) $(field "$FR" snd_wnd_bytes)" = "zero_window 0"
+check "list, dropped peer: cause no_ack" test "$(field "$DR" cause)" = no_ack
+check "list, dropped peer: retransmissions counted ($(field "$DR" retransmits))" \
+	test "$(field "$DR" retransmits)" -gt 0
+"$SOCKREAP" list --control-socket "$TMP/daemon.sock" >"$TMP/list.txt"
+check "list table has the CAUSE column" grep -q 'CAUSE' "$TMP/list.txt"
+
+# The senders end when reaped (or at their deadline).
+wait_pids $((DUR + 5)) "$FROZEN_SRV" "$DROPPED_SRV"
+sig CONT "$FROZEN_CLI"
+undrop "$NS"
+
+check "stall line: frozen reader -> cause=zero_window" grep -Eq 'event=stall reason=send_stall cause=zero_window .*laddr=127.0.0.1:6401 ' "$LOG"
+check "reap line: frozen reader -> cause=zero_window, result=ok" \
+	grep -Eq 'event=reap reason=send_stall result=ok cause=zero_window .*laddr=127.0.0.1:6401 .*snd_wnd=0 ' "$LOG"
+check "stall line: dropped peer -> cause=no_ack" grep -Eq 'event=stall reason=send_stall cause=no_ack .*laddr=127.0.0.1:6402 ' "$LOG"
+check "reap line: dropped peer -> cause=no_ack, result=ok" \
+	grep -Eq 'event=reap reason=send_stall result=ok cause=no_ack .*laddr=127.0.0.1:6402 ' "$LOG"
+sleep 0.6
+check "metrics: one zero_window and one no_ack reap" bash -c \
+	"grep -q '^sockreap_reap_causes_total{reason=\"send_stall\",cause=\"zero_window\"} 1$' '$TMP/metrics.prom' &&
+	 grep -q '^sockreap_reap_causes_total{reason=\"send_stall\",cause=\"no_ack\"} 1$' '$TMP/metrics.prom'"
+check "metrics: the existing reaps_total is unchanged in form" \
+	grep -q '^sockreap_reaps_total{reason="send_stall",result="ok"} 2$' "$TMP/metrics.prom"
+stop_daemon "$DAEMON_PID"
+finish
