@@ -1,0 +1,88 @@
+#!/bin/bash
+# guest.sh: PID 1 inside a test guest, after the initramfs switched root into
+# an overlay of the host's / (read-only 9p) and a tmpfs. Not for the host.
+#
+# Sets up the filesystems a BPF daemon expects, reads the job that run.sh
+# left in the results share (9p tag "results", read-write), runs it with a
+# time limit, writes its output and exit status back there, and powers off.
+#
+# No `set -e`: PID 1 must never exit early (that panics the guest before the
+# status is written). Every step reports failure on the console instead.
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 TERM=dumb
+umask 022
+
+say() { echo "sr-guest: $*" > /dev/console; }
+try_mount() { # try_mount TYPE DIR [OPTIONS]: mount if DIR exists, complain otherwise
+	local type=$1 dir=$2 opts=${3:-}
+	[[ -d $dir ]] || { say "no $dir: $type not mounted"; return 1; }
+	mountpoint -q "$dir" && return 0
+	mount -t "$type" ${opts:+-o "$opts"} "$type" "$dir" || { say "mount $type on $dir failed"; return 1; }
+}
+halt() {
+	sync
+	umount /run/sr-results 2>/dev/null
+	# busybox-static's poweroff works without an init system to talk to;
+	# sysrq 'o' is the fallback. If both fail, PID 1 exiting panics the
+	# guest and qemu -no-reboot exits.
+	/bin/busybox poweroff -f 2>/dev/null || echo o > /proc/sysrq-trigger
+	sleep 30
+	exit 1
+}
+
+try_mount proc /proc
+read -r t0 _ < /proc/uptime && say "guest script started at ${t0}s"
+try_mount sysfs /sys
+mountpoint -q /dev || try_mount devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+try_mount devpts /dev/pts gid=5,mode=0620,ptmxmode=0666
+try_mount tmpfs /dev/shm mode=1777
+try_mount cgroup2 /sys/fs/cgroup nsdelegate
+try_mount bpf /sys/fs/bpf mode=0700
+try_mount securityfs /sys/kernel/security
+try_mount debugfs /sys/kernel/debug
+# tracefs has its own mount point since 4.1; older layouts use debug/tracing.
+try_mount tracefs /sys/kernel/tracing || true
+try_mount tmpfs /run mode=0755
+mkdir -p /run/sr-results
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /run/sr-results ||
+	{ say "cannot mount the results share"; halt; }
+R=/run/sr-results
+printf '%s\n' "$(cut -d' ' -f1 /proc/uptime)" > "$R/boot_uptime"
+say "guest userspace up at $(cat "$R/boot_uptime")s"
+
+# The job: SR_CWD, SR_TIMEOUT and SR_ARGV=(...), written by run.sh with %q.
+# shellcheck disable=SC1091
+. "$R/job" || { say "cannot read the job"; echo 1 > "$R/status"; halt; }
+
+# A private tmpfs on /tmp, as on a real machine, but the host's /tmp holds
+# worktrees (e.g. /tmp/some-build): keep the job's directory visible by
+# moving a bind of it over the fresh tmpfs.
+if [[ $SR_CWD == /tmp/* && -d $SR_CWD ]]; then
+	mkdir -p /.sr-stash && mount --bind "$SR_CWD" /.sr-stash
+	try_mount tmpfs /tmp mode=1777
+	mkdir -p "$SR_CWD" && mount --move /.sr-stash "$SR_CWD"
+else
+	try_mount tmpfs /tmp mode=1777
+fi
+
+ip link set lo up || say "ip link set lo up failed"
+hostname "sockreap-$(uname -r)" 2>/dev/null
+cd "$SR_CWD" || { say "no directory $SR_CWD"; echo 1 > "$R/status"; halt; }
+
+say "running in $SR_CWD (limit ${SR_TIMEOUT}s): ${SR_ARGV[*]}"
+# One argument is a shell command line; several are an argv run as given.
+if [[ ${#SR_ARGV[@]} -eq 1 ]]; then
+	cmd=(bash -c "${SR_ARGV[0]}")
+else
+	cmd=("${SR_ARGV[@]}")
+fi
+# -k: a command that ignores SIGTERM is killed 5 s later; 124 = timed out.
+timeout -k 5 "$SR_TIMEOUT" "${cmd[@]}" < /dev/null > "$R/output" 2>&1
+rc=$?
+[[ $rc -eq 124 ]] && say "command timed out after ${SR_TIMEOUT}s"
+# Write-then-rename: the host never reads a half-written status.
+echo "$rc" > "$R/status.tmp" && mv "$R/status.tmp" "$R/status"
+say "exit status $rc"
+halt
