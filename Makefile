@@ -36,7 +36,10 @@ MAIN_SRC  := user/main.c
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
 SYS_OBJS  := $(SYS_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
-SKEL      := $(BUILD)/sockreap.skel.h
+# One BPF object per unit: the trackers, and the destroy walk (loaded only
+# where the kernel has bpf_sock_destroy(); see bpf/destroy.bpf.c).
+BPF_UNITS := sockreap destroy
+SKEL      := $(BPF_UNITS:%=$(BUILD)/%.skel.h)
 
 UNIT_TESTS := policy options log format metrics cgroup match listing
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
@@ -57,13 +60,13 @@ deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
-$(BUILD)/sockreap.bpf.o: bpf/sockreap.bpf.c | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -c $< -o $@
 
-$(SKEL): $(BUILD)/sockreap.bpf.o
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	@echo "  SKEL    $@"
-	$(Q)$(BPFTOOL) gen skeleton $< name sockreap_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(BUILD)/%.o: %.c | $(BUILD)
 	@mkdir -p $(dir $@)

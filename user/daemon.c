@@ -103,12 +103,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	log_vmsg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, fmt, ap);
-	return 0;
-}
-
 /*
  * Capabilities in the effective set; each missing one is named. Each was
  * verified by dropping it alone (tests/integration/test_privilege.sh).
@@ -184,8 +178,8 @@ static void log_decision(const char *event, const char *target, uint64_t cookie,
 		snprintf(fd, sizeof(fd), "%d", rep->fd);
 		snprintf(q, sizeof(q), "%u", rep->queued ? rep->queued : policy_queued_bytes(e));
 		kv[n++] = (struct log_kv){ "result", policy_result_name(res), false };
-		kv[n++] = (struct log_kv){ "cause", cause, false };
 		kv[n++] = (struct log_kv){ "method", method, false };
+		kv[n++] = (struct log_kv){ "cause", cause, false };
 		kv[n++] = (struct log_kv){ "target", target, false };
 		kv[n++] = (struct log_kv){ "pid", pid, true };
 		kv[n++] = (struct log_kv){ "comm", rep->comm, false };
@@ -728,7 +722,7 @@ int daemon_run(const struct sr_config *cfg)
 	uint64_t next;
 	int ret, status = 2;
 
-	libbpf_set_print(libbpf_print);
+	tracker_setup_logging(cfg->verbose);
 	if ((cfg->metrics_file[0] &&
 	     check_file_dir("--metrics-file", cfg->metrics_file, err, sizeof(err))) ||
 	    build_rules(&d, err, sizeof(err))) {

@@ -131,16 +131,21 @@ void log_setup(enum log_format fmt, enum log_level max_level)
 
 static void emit(const struct log_kv *kvs, size_t n)
 {
-	char line[4096];
-	size_t need = log_format_line(line, sizeof(line), g_fmt, kvs, n);
+	char small[4096], *line = small;
+	size_t need = log_format_line(small, sizeof(small), g_fmt, kvs, n);
 
-	if (need >= sizeof(line)) { /* never split an event: keep it one line */
-		line[sizeof(line) - 2] = '\n';
-		need = sizeof(line) - 1;
+	/* Never cut an event: a long one gets a buffer of its own. */
+	if (need >= sizeof(small)) {
+		line = malloc(need + 1);
+		if (!line)
+			return;
+		need = log_format_line(line, need + 1, g_fmt, kvs, n);
 	}
 	/* One write per line, so lines from several threads never interleave. */
 	if (write(STDERR_FILENO, line, need) < 0)
-		return;
+		need = 0;
+	if (line != small)
+		free(line);
 }
 
 static void time_iso(char *buf, size_t len)
@@ -173,19 +178,39 @@ void log_event(const char *event, const struct log_kv *kvs, size_t n)
 
 static const char *level_name[] = { "error", "warn", "info", "debug" };
 
-void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+/* One log event per line of msg, none cut (a verifier log is many lines). */
+void log_lines(enum log_level level, char *msg)
 {
-	char msg[1024];
-	size_t l;
+	char *line = msg, *nl;
 
 	if (level > g_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	l = strlen(msg);
-	while (l && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
-		msg[--l] = '\0';
-	log_event("log", (struct log_kv[]){ { "level", level_name[level], false },
-					    { "msg", msg, false } }, 2);
+	do {
+		size_t l;
+
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		l = strlen(line);
+		while (l && line[l - 1] == ' ')
+			line[--l] = '\0';
+		if (l)
+			log_event("log", (struct log_kv[]){ { "level", level_name[level], false },
+							    { "msg", line, false } }, 2);
+		line = nl ? nl + 1 : NULL;
+	} while (line && *line);
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+
+	if (level > g_level)
+		return;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return;
+	log_lines(level, msg);
+	free(msg);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

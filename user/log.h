@@ -43,6 +43,8 @@ void log_event(const char *event, const struct log_kv *kvs, size_t n);
 
 __attribute__((format(printf, 2, 3))) void log_msg(enum log_level level, const char *fmt, ...);
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+/* Log each line of msg (modified in place) as its own event; nothing is cut. */
+void log_lines(enum log_level level, char *msg);
 
 #define pr_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)

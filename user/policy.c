@@ -138,9 +138,13 @@ enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict 
 
 	switch (r) {
 	case REASON_SEND_STALL:
+		/* A zero window, still advertised by segments arriving after the
+		 * clock started (probe replies): the peer is there, not reading. */
 		if (heard && e->snd_wnd == 0)
 			return CAUSE_ZERO_WINDOW;
-		if (!heard && outstanding)
+		/* Data outstanding that the peer has room for, or probes it stopped
+		 * answering, and still no ACK: nobody is acknowledging. */
+		if (outstanding)
 			return CAUSE_NO_ACK;
 		return CAUSE_UNKNOWN;
 	case REASON_RX_IDLE:

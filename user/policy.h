@@ -76,10 +76,10 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
 				     const struct policy_config *cfg);
 
 /*
- * The cause of verdict v (fired or pending) on entry e: for send_stall and
- * rx_idle, a zero window advertised in a segment received after the clock
- * started means the peer is there but not reading; nothing received since
- * it started, with data outstanding, means nobody is acknowledging.
+ * The cause of verdict v (fired or pending) on entry e: for send_stall, a
+ * zero window advertised in segments received after the clock started means
+ * the peer is there but not reading; data outstanding otherwise (an open
+ * window, or probes no longer answered) means nobody is acknowledging.
  */
 enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict *v);
 

@@ -13,13 +13,15 @@
 #include "log.h"
 #include "netns.h"
 #include "options.h"
+#include "destroy.skel.h"
 #include "sockreap.skel.h"
 
 #define BATCH 4096
 
 struct tracker {
 	struct sockreap_bpf *skel;
-	struct bpf_link *sweep_link;
+	struct destroy_bpf *destroy; /* NULL without bpf_sock_destroy() */
+	struct bpf_link *sweep_link;	/* the skeletons' own links to the iter/ programs */
 	struct bpf_link *destroy_link;
 	bool has_send_tp;
 	bool has_destroy;
@@ -82,12 +84,94 @@ static void set_target_rodata(struct sockreap_bpf *skel, const struct tracker_op
 	skel->rodata->cfg_port_lookup = port_lookup;
 }
 
+#define VERIFIER_TAIL_LINES 30
+
+static bool g_verbose;
+/* What the kernel said about the last program it refused (for the one-line error). */
+static char g_refused_prog[64], g_refused_why[256];
+
+/* Keep the last non-empty line of a verifier log before its END marker. */
+static void note_verifier_reason(const char *log)
+{
+	const char *end = strstr(log, "-- END PROG LOAD LOG --"), *p, *start;
+
+	if (!end)
+		end = log + strlen(log);
+	for (p = end; p > log && (p[-1] == '\n' || p[-1] == ' '); p--)
+		;
+	for (start = p; start > log && start[-1] != '\n'; start--)
+		;
+	snprintf(g_refused_why, sizeof(g_refused_why), "%.*s", (int)(p - start), start);
+}
+
+/* The verifier log's last lines only, unless verbose: its reason is at the end. */
+static char *verifier_tail(char *msg)
+{
+	char *begin = strstr(msg, "-- BEGIN PROG LOAD LOG --"), *p;
+	int lines = 0;
+
+	if (g_verbose || !begin)
+		return msg;
+	for (p = msg + strlen(msg); p > begin; p--)
+		if (p[-1] == '\n' && ++lines > VERIFIER_TAIL_LINES)
+			return p;
+	return msg;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
+	char *msg = NULL, *q;
+
+	if (lvl == LOG_DEBUG && !g_verbose)
+		return 0;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return 0;
+	if (strstr(msg, "-- BEGIN PROG LOAD LOG --")) {
+		note_verifier_reason(msg);
+		if (verifier_tail(msg) != msg)
+			pr_warn("verifier log (its last %d lines; --verbose shows it whole):",
+				VERIFIER_TAIL_LINES);
+	}
+	/* libbpf: prog 'NAME': BPF program load failed: ... */
+	if ((q = strstr(msg, "prog '")) && strstr(msg, "load failed"))
+		sscanf(q, "prog '%63[^']'", g_refused_prog);
+	log_lines(lvl, verifier_tail(msg));
+	free(msg);
+	return 0;
+}
+
+void tracker_setup_logging(bool verbose)
+{
+	g_verbose = verbose;
+	libbpf_set_print(libbpf_print);
+}
+
 static bool btf_has_tp(const struct btf *btf, const char *tp)
 {
 	char name[128];
 
 	snprintf(name, sizeof(name), "btf_trace_%s", tp);
 	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
+}
+
+/*
+ * The destroy walk is optional: if its object will not load or attach here,
+ * the daemon runs without the fallback (event=ready says destroy=unavailable).
+ */
+static void open_destroy(struct tracker *t)
+{
+	t->destroy = destroy_bpf__open_and_load();
+	if (t->destroy && destroy_bpf__attach(t->destroy) == 0)
+		t->destroy_link = t->destroy->links.sr_destroy;
+	if (!t->destroy_link) {
+		pr_warn("bpf_sock_destroy() is in the kernel but its walk would not load (%s): "
+			"no destroy fallback",
+			strerror(errno));
+		destroy_bpf__destroy(t->destroy);
+		t->destroy = NULL;
+		t->has_destroy = false;
+	}
 }
 
 int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen)
@@ -134,15 +218,15 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	/* Only evidence for the stall cause: without it retransmissions read 0. */
 	if (!btf_has_tp(vmlinux, "tcp_retransmit_skb"))
 		bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, false);
-	if (!t->has_destroy)
-		bpf_program__set_autoload(t->skel->progs.sr_destroy, false);
 
 	ret = sockreap_bpf__load(t->skel);
 	if (ret) {
+		/* The privileges were checked before: this is the kernel's word. */
 		snprintf(err, errlen,
-			 "sockreap: the kernel refused the BPF programs (%s); run as root "
-			 "(CAP_BPF and CAP_PERFMON), and see --verbose for the verifier's log",
-			 strerror(-ret));
+			 "sockreap: this kernel refused BPF program '%s' (%s): %s; its verifier log "
+			 "is above (--verbose: whole)",
+			 g_refused_prog[0] ? g_refused_prog : "?", strerror(-ret),
+			 g_refused_why[0] ? g_refused_why : "no verifier message");
 		goto fail;
 	}
 	/* Filters go in before anything is attached: no event sees an empty filter. */
@@ -156,21 +240,10 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 		snprintf(err, errlen, "sockreap: cannot attach the BPF programs: %s", strerror(-ret));
 		goto fail;
 	}
-	t->sweep_link = bpf_program__attach_iter(t->skel->progs.sr_sweep, NULL);
-	if (!t->sweep_link) {
-		ret = -errno;
-		snprintf(err, errlen, "sockreap: cannot attach the iter/tcp sweep: %s", strerror(-ret));
-		goto fail;
-	}
-	if (t->has_destroy) {
-		t->destroy_link = bpf_program__attach_iter(t->skel->progs.sr_destroy, NULL);
-		if (!t->destroy_link) {
-			pr_warn("bpf_sock_destroy() is in the kernel but its iterator would not attach (%s): "
-				"no destroy fallback",
-				strerror(errno));
-			t->has_destroy = false;
-		}
-	}
+	/* The skeleton's attach links the iter/ programs too. */
+	t->sweep_link = t->skel->links.sr_sweep;
+	if (t->has_destroy)
+		open_destroy(t);
 	t->ncpus = libbpf_num_possible_cpus();
 	t->percpu = calloc((size_t)(t->ncpus > 0 ? t->ncpus : 1), sizeof(uint64_t));
 	if (t->ncpus <= 0 || !t->percpu) {
@@ -223,11 +296,12 @@ static int destroy_here(void *ctx)
 int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
 		    enum sr_destroy_check check, bool dry_run)
 {
-	struct sockreap_bpf__bss *bss = t->skel->bss;
+	struct destroy_bpf__bss *bss;
 	int ret;
 
 	if (!t->has_destroy)
 		return -EOPNOTSUPP;
+	bss = t->destroy->bss;
 	bss->destroy_cookie = cookie;
 	bss->destroy_expect_acked = e->bytes_acked;
 	bss->destroy_expect_state = e->state;
@@ -391,8 +465,8 @@ void tracker_close(struct tracker *t)
 {
 	if (!t)
 		return;
-	bpf_link__destroy(t->sweep_link);
-	bpf_link__destroy(t->destroy_link);
+	/* The links are the skeletons' own: destroyed with them. */
+	destroy_bpf__destroy(t->destroy);
 	sockreap_bpf__destroy(t->skel);
 	free(t->percpu);
 	free(t);

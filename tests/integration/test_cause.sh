@@ -44,10 +44,10 @@ undrop "$NS"
 
 check "stall line: frozen reader -> cause=zero_window" grep -Eq 'event=stall reason=send_stall cause=zero_window .*laddr=127.0.0.1:6401 ' "$LOG"
 check "reap line: frozen reader -> cause=zero_window, result=ok" \
-	grep -Eq 'event=reap reason=send_stall result=ok cause=zero_window .*laddr=127.0.0.1:6401 .*snd_wnd=0 ' "$LOG"
+	grep -Eq 'event=reap reason=send_stall result=ok method=shutdown cause=zero_window .*laddr=127.0.0.1:6401 .*snd_wnd=0 ' "$LOG"
 check "stall line: dropped peer -> cause=no_ack" grep -Eq 'event=stall reason=send_stall cause=no_ack .*laddr=127.0.0.1:6402 ' "$LOG"
 check "reap line: dropped peer -> cause=no_ack, result=ok" \
-	grep -Eq 'event=reap reason=send_stall result=ok cause=no_ack .*laddr=127.0.0.1:6402 ' "$LOG"
+	grep -Eq 'event=reap reason=send_stall result=ok method=shutdown cause=no_ack .*laddr=127.0.0.1:6402 ' "$LOG"
 sleep 0.6
 check "metrics: one zero_window and one no_ack reap" bash -c \
 	"grep -q '^sockreap_reap_causes_total{reason=\"send_stall\",cause=\"zero_window\"} 1$' '$TMP/metrics.prom' &&

@@ -362,13 +362,19 @@ static void test_cause(void **state)
 	e.snd_wnd = 0;
 	assert_int_equal(policy_cause(&e, &v), CAUSE_ZERO_WINDOW);
 	assert_string_equal(policy_cause_name(CAUSE_ZERO_WINDOW), "zero_window");
-	/* The same reply with an open window: the state does not tell. */
+	/* A window update with an open window, then silence: the peer has room
+	 * and still acknowledges nothing. */
 	e.snd_wnd = 65535;
-	assert_int_equal(policy_cause(&e, &v), CAUSE_UNKNOWN);
-	/* Nothing heard since the clock started (the last segment exactly at its
-	 * start counts as before it): nobody acknowledges. */
+	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
+	/* A zero window, then probes no longer answered (nothing heard since the
+	 * clock started; a segment exactly at its start counts as before it). */
+	e.snd_wnd = 0;
 	e.last_rx_ns = S(100);
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
+	/* Nothing outstanding: the state does not tell (send_stall needs data). */
+	e.write_seq = e.snd_una;
+	assert_int_equal(policy_cause(&e, &v), CAUSE_UNKNOWN);
+	e.write_seq = 6000;
 	e.last_rx_ns = 0;
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 	assert_string_equal(policy_cause_name(CAUSE_NO_ACK), "no_ack");
