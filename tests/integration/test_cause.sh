@@ -17,9 +17,11 @@ pair "$NS" 6401 frozen send read $DUR
 FROZEN_SRV=$SRV_PID FROZEN_CLI=$CLI_PID
 pair "$NS" 6402 dropped send read $DUR
 DROPPED_SRV=$SRV_PID
+# Dropped at once, before the reader could ever fall behind and advertise
+# a zero window: from then on the sender hears nothing at all.
+drop_to_port "$NS" 6402
 sleep 0.3
 sig STOP "$FROZEN_CLI"
-drop_to_port "$NS" 6402
 
 # While the clock runs: list shows the cause and its evidence.
 sleep "$(echo "$GRACE * 0.6" | bc)"
