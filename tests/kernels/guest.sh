@@ -14,10 +14,17 @@ export HOME=/root LANG=C.UTF-8 TERM=dumb
 umask 022
 
 say() { echo "sr-guest: $*" > /dev/console; }
+# Pure bash, no exec: under TCG every exec over 9p costs ~0.1-0.2 s.
+is_mounted() {
+	local _dev mp _rest
+	[[ -r /proc/self/mounts ]] || return 1
+	while read -r _dev mp _rest; do [[ $mp == "$1" ]] && return 0; done < /proc/self/mounts
+	return 1
+}
 try_mount() { # try_mount TYPE DIR [OPTIONS]: mount if DIR exists, complain otherwise
 	local type=$1 dir=$2 opts=${3:-}
 	[[ -d $dir ]] || { say "no $dir: $type not mounted"; return 1; }
-	mountpoint -q "$dir" && return 0
+	is_mounted "$dir" && return 0
 	mount -t "$type" ${opts:+-o "$opts"} "$type" "$dir" || { say "mount $type on $dir failed"; return 1; }
 }
 halt() {
@@ -34,7 +41,7 @@ halt() {
 try_mount proc /proc
 read -r t0 _ < /proc/uptime && say "guest script started at ${t0}s"
 try_mount sysfs /sys
-mountpoint -q /dev || try_mount devtmpfs /dev
+is_mounted /dev || try_mount devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 try_mount devpts /dev/pts gid=5,mode=0620,ptmxmode=0666
 try_mount tmpfs /dev/shm mode=1777
