@@ -28,9 +28,10 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -Ibpf $(if $(MULTI),-I/usr/include/$(MULTI))
 
 # Modules the unit tests link (pure but for cgroup.c's path lookup); also in the daemon.
-PURE_SRCS := user/log.c user/options.c user/policy.c user/format.c user/metrics.c user/cgroup.c \
-	     user/listing.c
-SYS_SRCS  := user/control.c user/netns.c user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c
+PURE_SRCS := user/log.c user/options.c user/target_spec.c user/value.c user/policy.c user/format.c \
+	     user/metrics.c user/cgroup.c user/listing.c user/episodes.c
+SYS_SRCS  := user/control.c user/netns.c user/tracker.c user/owner.c user/reaper.c user/daemon.c user/http.c \
+	     user/startup.c user/targets.c user/observe.c user/list_server.c
 MAIN_SRC  := user/main.c
 
 PURE_OBJS := $(PURE_SRCS:%.c=$(BUILD)/%.o)
@@ -41,7 +42,7 @@ MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 BPF_UNITS := sockreap destroy
 SKEL      := $(BPF_UNITS:%=$(BUILD)/%.skel.h)
 
-UNIT_TESTS := policy options log format metrics cgroup match listing
+UNIT_TESTS := policy options log format metrics cgroup match listing episodes
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 ASAN_BINS  := $(UNIT_TESTS:%=$(BUILD)/asan/tests/test_%)
 TOOLS      := $(BUILD)/tests/tcpdrv

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const tcp_state_names[SR_TCP_STATE_MAX] = {
+static const char *const tcp_state_names[SR_TCP_NSTATES] = {
 	"unknown",   "established", "syn_sent", "syn_recv",   "fin_wait1", "fin_wait2", "time_wait",
 	"close",     "close_wait",  "last_ack", "listen",     "closing",   "new_syn_recv",
 };
@@ -163,7 +163,7 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	fprintf(f, "sockreap_scan_entries %llu\n", (unsigned long long)m->scan_entries);
 
 	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");
-	for (int s = 1; s < SR_TCP_STATE_MAX; s++)
+	for (int s = 1; s < SR_TCP_NSTATES; s++)
 		if (m->tracked_by_state[s] || s == 1 || s == 8)
 			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", tcp_state_names[s],
 				(unsigned long long)m->tracked_by_state[s]);

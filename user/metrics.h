@@ -9,7 +9,6 @@
 #include "sockreap.h"
 
 #define HIST_MAX_BUCKETS 16
-#define SR_TCP_STATE_MAX 13
 
 struct histogram {
 	size_t n;			  /* finite bounds */
@@ -26,7 +25,7 @@ struct sr_metrics {
 	uint64_t reap_causes[REASON_MAX][CAUSE_MAX];	/* result=ok reaps, by cause */
 	uint64_t owner_failures[OWNER_CAUSE_MAX];
 	uint64_t stalled_now[REASON_MAX];
-	uint64_t tracked_by_state[SR_TCP_STATE_MAX];
+	uint64_t tracked_by_state[SR_TCP_NSTATES];
 	uint64_t sockets_tracked;
 	uint64_t scan_entries;		/* entries the last scan examined */
 	uint64_t map_capacity;

@@ -50,7 +50,7 @@ static int set_filters(struct tracker *t, const struct tracker_opts *o)
 	int ret = or_port_mask(pfd, o->exclude_ports, o->n_exclude_ports, SR_PORT_EXCLUDED);
 
 	for (size_t i = 0; !ret && i < o->n_targets; i++) {
-		const struct tracker_target *tg = &o->targets[i];
+		const struct target_selector *tg = &o->targets[i];
 
 		ret = or_port_mask(pfd, tg->ports, tg->n_ports, 1u << i);
 		for (size_t c = 0; !ret && c < tg->n_cgroups; c++) {

@@ -14,7 +14,7 @@ struct tracker;
 struct sr_port_range;
 
 /* A target's selector: no cgroups = any cgroup, no ports = any port. */
-struct tracker_target {
+struct target_selector {
 	const uint64_t *cgroup_ids; /* descendants included */
 	size_t n_cgroups;
 	const struct sr_port_range *ports;
@@ -23,7 +23,7 @@ struct tracker_target {
 
 struct tracker_opts {
 	uint32_t netns_ino;	/* 0 = every network namespace */
-	const struct tracker_target *targets; /* first match wins; at most SR_MAX_TARGETS */
+	const struct target_selector *targets; /* first match wins; at most SR_MAX_TARGETS */
 	size_t n_targets;
 	const struct sr_port_range *exclude_ports;
 	size_t n_exclude_ports;

@@ -1,0 +1,61 @@
+/* list_server.c - answer `sockreap list` on the control socket from a fresh map read. */
+#include "list_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "listing.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Answer one `sockreap list` from a fresh read of the map. */
+void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
+		struct tracker_snapshot *snap)
+{
+	struct list_row *rows = NULL;
+	char req[SR_CONTROL_REQ_MAX], *body = NULL;
+	size_t len = 0;
+	uint64_t now;
+	FILE *f;
+	int c = control_accept(control_fd, req, sizeof(req));
+
+	if (c < 0)
+		return;
+	f = open_memstream(&body, &len);
+	if (!f)
+		goto out;
+	if (strcmp(req, "list") && strcmp(req, "list json")) {
+		fprintf(f, "sockreap: unknown request\n");
+	} else if (tracker_read(t, snap)) {
+		fprintf(f, "sockreap: cannot read the socket map\n");
+	} else if (snap->n && !(rows = calloc(snap->n, sizeof(*rows)))) {
+		fprintf(f, "sockreap: out of memory\n");
+	} else {
+		now = now_ns();
+		for (size_t i = 0; i < snap->n; i++) {
+			const struct target *r = targets_of(tg, &snap->socks[i]);
+
+			rows[i] = (struct list_row){ snap->cookies[i], &snap->socks[i],
+						     policy_verdict(&snap->socks[i], now, &r->pol),
+						     r->name };
+		}
+		listing_render(f, rows, snap->n, now, !strcmp(req, "list json"));
+	}
+	if (fclose(f) == 0)
+		control_reply(c, body, len);
+out:
+	free(rows);
+	free(body);
+	close(c);
+}
+
