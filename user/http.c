@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "options.h"
+#include "ports.h"
 
 #define HTTP_MAX_CONNECTIONS 16
 #define HTTP_TIMEOUT_S 5

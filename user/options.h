@@ -8,7 +8,9 @@
 #include <linux/types.h>
 
 #include "log.h"
+#include "ports.h"
 #include "sockreap.h"
+#include "target_spec.h"
 
 #define SR_MAX_PORTS 64
 #define SR_MAX_CGROUPS 64
@@ -31,28 +33,6 @@ enum sr_kill_method {
 	KILL_AUTO = 0,	 /* shutdown() through the owner's fd; bpf_sock_destroy() if none */
 	KILL_SHUTDOWN,
 	KILL_DESTROY,
-};
-
-struct sr_port_range {
-	uint16_t lo, hi; /* inclusive */
-};
-
-#define SR_TARGET_CGROUPS 4
-#define SR_TARGET_PORTS 8
-#define SR_TARGET_PATH 512
-
-/* One --target: a selector (cgroups and/or local ports) and its own rules. */
-struct sr_target {
-	char name[32];
-	size_t n_cgroups;
-	char cgroups[SR_TARGET_CGROUPS][SR_TARGET_PATH];
-	size_t n_ports;
-	struct sr_port_range ports[SR_TARGET_PORTS];
-	bool has_stall_grace, has_idle_timeout, has_close_wait_timeout, has_dry_run;
-	double stall_grace_s;
-	double idle_timeout_s;
-	double close_wait_timeout_s;
-	bool dry_run;
 };
 
 struct sr_config {
@@ -86,6 +66,12 @@ struct sr_config {
 #define SR_DEFAULT_INTERVAL_S 1.0
 #define SR_DEFAULT_METRICS_ADDR "127.0.0.1:9750"
 
+/* Limits of the options that are only flags; the rules' are in target_spec.h. */
+#define SR_INTERVAL_MIN_S 0.01
+#define SR_INTERVAL_MAX_S 3600.0
+#define SR_MAP_CAPACITY_MIN 64
+#define SR_MAP_CAPACITY_MAX (16 * 1024 * 1024)
+
 void options_defaults(struct sr_config *cfg);
 
 /*
@@ -97,18 +83,8 @@ void options_defaults(struct sr_config *cfg);
 int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *const envp[],
 		  char *err, size_t errlen);
 
-/* Parse "N" or "LO-HI" (1..65535, LO <= HI). 0 or -EINVAL. */
-int options_parse_port_range(const char *s, struct sr_port_range *out);
-
-/*
- * Parse a --target spec: comma-separated key=value with keys name, cgroup,
- * port (N or LO-HI; cgroup and port may repeat), stall-grace, idle-timeout,
- * dry-run. Strict: unknown keys and bad values are errors naming the key.
- */
-int options_parse_target(const char *spec, struct sr_target *t, char *err, size_t errlen);
-
-/* Split "HOST:PORT" ("[v6]:PORT" too) into host and port. 0 or -EINVAL. */
-int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* options_parse_port_range() and options_split_hostport() are in ports.h,
+ * options_parse_target() in target_spec.h. */
 
 const char *options_usage(void);
 

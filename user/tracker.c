@@ -12,7 +12,7 @@
 
 #include "log.h"
 #include "netns.h"
-#include "options.h"
+#include "ports.h"
 #include "destroy.skel.h"
 #include "sockreap.skel.h"
 

@@ -35,8 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	envp[envc] = NULL;
 	if (options_parse(&cfg, argc, argv, envp, err, sizeof(err)) == 0) {
 		/* What parsed must be within the contract. */
-		if (cfg.interval_s < 0.01 || cfg.stall_grace_s < 0.001 || cfg.n_ports > SR_MAX_PORTS ||
-		    cfg.n_targets > SR_MAX_TARGETS - 1)
+		if (cfg.interval_s < SR_INTERVAL_MIN_S || cfg.interval_s > SR_INTERVAL_MAX_S ||
+		    cfg.stall_grace_s < SR_STALL_GRACE_MIN_S || cfg.stall_grace_s > SR_RULE_MAX_S ||
+		    cfg.map_capacity < SR_MAP_CAPACITY_MIN || cfg.map_capacity > SR_MAP_CAPACITY_MAX ||
+		    cfg.n_ports > SR_MAX_PORTS || cfg.n_targets > SR_MAX_TARGETS - 1)
 			abort();
 		for (size_t p = 0; p < cfg.n_ports; p++)
 			if (!cfg.ports[p].lo || cfg.ports[p].lo > cfg.ports[p].hi)

@@ -989,6 +989,139 @@ static void test_target_at_most_15(void **state)
 	assert_int_equal(cfg.n_targets, 15);
 }
 
+/* Every numeric option: its limits accepted, one step outside refused, and the
+ * message states the limits the spec carries (flag and variable alike). */
+static void test_limits_in_messages(void **state)
+{
+	static const struct {
+		const char *flag, *var;
+		double min, max;
+		bool whole;
+	} opts[] = {
+		{ "--stall-grace", "SOCKREAP_STALL_GRACE", SR_STALL_GRACE_MIN_S, SR_RULE_MAX_S, false },
+		{ "--idle-timeout", "SOCKREAP_IDLE_TIMEOUT", SR_TIMEOUT_MIN_S, SR_RULE_MAX_S, false },
+		{ "--close-wait-timeout", "SOCKREAP_CLOSE_WAIT_TIMEOUT", SR_TIMEOUT_MIN_S, SR_RULE_MAX_S,
+		  false },
+		{ "--interval", "SOCKREAP_INTERVAL", SR_INTERVAL_MIN_S, SR_INTERVAL_MAX_S, false },
+		{ "--map-capacity", "SOCKREAP_MAP_CAPACITY", SR_MAP_CAPACITY_MIN, SR_MAP_CAPACITY_MAX,
+		  true },
+	};
+
+	(void)state;
+	for (size_t o = 0; o < sizeof(opts) / sizeof(opts[0]); o++) {
+		char lo[32], hi[32], below[32], above[32], limits[96], var[96];
+
+		snprintf(lo, sizeof(lo), "%.17g", opts[o].min);
+		snprintf(hi, sizeof(hi), "%.17g", opts[o].max);
+		snprintf(below, sizeof(below), "%.17g", opts[o].min - 1);
+		snprintf(above, sizeof(above), "%.17g", opts[o].max + 1);
+		if (opts[o].whole)
+			snprintf(limits, sizeof(limits), "from %.0f to %.0f", opts[o].min, opts[o].max);
+		else
+			snprintf(limits, sizeof(limits), "from %g to %.0f", opts[o].min, opts[o].max);
+
+		assert_ok(PARSE(opts[o].flag, lo));
+		assert_ok(PARSE(opts[o].flag, hi));
+		assert_bad(PARSE(opts[o].flag, below), opts[o].flag);
+		if (!strstr(err, limits))
+			fail_msg("%s %s: err='%s' does not say '%s'", opts[o].flag, below, err, limits);
+		assert_bad(PARSE(opts[o].flag, above), opts[o].flag);
+		if (!strstr(err, limits))
+			fail_msg("%s %s: err='%s' does not say '%s'", opts[o].flag, above, err, limits);
+
+		snprintf(var, sizeof(var), "%s=%s", opts[o].var, above);
+		assert_bad(PARSE_ENV(ARGS(var), NULL), opts[o].var);
+		assert_non_null(strstr(err, limits));
+	}
+}
+
+/* A list one item past its array: refused from the environment, with the capacity. */
+static void assert_list_full(const char *var, size_t cap, char sep, const char *fmt)
+{
+	static char env[64 * 1024];
+	char want[64];
+	size_t o = (size_t)snprintf(env, sizeof(env), "%s=", var);
+
+	for (size_t i = 0; i <= cap; i++)
+		o += (size_t)snprintf(env + o, sizeof(env) - o, fmt, (unsigned)(i + 1), sep);
+	assert_true(o < sizeof(env));
+	assert_bad(PARSE_ENV(ARGS(env), NULL), var);
+	snprintf(want, sizeof(want), "at most %zu can be given", cap);
+	if (!strstr(err, want))
+		fail_msg("%s: err='%s' does not say '%s'", var, err, want);
+}
+
+static void test_list_capacity_in_messages(void **state)
+{
+	(void)state;
+	assert_list_full("SOCKREAP_PORT", sizeof(cfg.ports) / sizeof(cfg.ports[0]), ',', "%u%c");
+	assert_list_full("SOCKREAP_EXCLUDE_PORT",
+			 sizeof(cfg.exclude_ports) / sizeof(cfg.exclude_ports[0]), ',', "%u%c");
+	assert_list_full("SOCKREAP_CGROUP", sizeof(cfg.cgroups) / sizeof(cfg.cgroups[0]), ',',
+			 "/c%u%c");
+	assert_list_full("SOCKREAP_TARGET", sizeof(cfg.targets) / sizeof(cfg.targets[0]), ';',
+			 "port=%u%c");
+
+	/* A target's own lists, and its string sizes, from its arrays too. */
+	assert_bad(PARSE("--target", "cgroup=/a,cgroup=/b,cgroup=/c,cgroup=/d,cgroup=/e"), "--target");
+	assert_non_null(strstr(err, "at most 4 can be given"));
+	assert_bad(PARSE("--target", "port=1,port=2,port=3,port=4,port=5,port=6,port=7,port=8,port=9"),
+		   "--target");
+	assert_non_null(strstr(err, "at most 8 can be given"));
+	assert_bad(PARSE("--target", "name=abcdefghijklmnopqrstuvwxyz012345"), "--target");
+	assert_non_null(strstr(err, "at most 31 bytes"));
+	/* ... and a target's rules share the flags' limits. */
+	assert_bad(PARSE("--target", "stall-grace=0"), "--target");
+	assert_non_null(strstr(err, "from 0.001 to 31536000"));
+}
+
+static void test_string_sizes_in_messages(void **state)
+{
+	char long_path[SR_PATH_MAX + 1], sock[sizeof(cfg.control_socket) + 1];
+
+	(void)state;
+	memset(long_path, 'p', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = '\0';
+	assert_bad(PARSE("--metrics-file", long_path), "--metrics-file");
+	assert_non_null(strstr(err, "at most 4095 bytes"));
+	assert_bad(PARSE("--cgroup", long_path), "--cgroup");
+	assert_non_null(strstr(err, "at most 4095 bytes"));
+
+	memset(sock, 's', sizeof(sock) - 1);
+	sock[sizeof(sock) - 1] = '\0';
+	assert_bad(PARSE("--control-socket", sock), "--control-socket");
+	assert_non_null(strstr(err, "at most 107 bytes, or off"));
+	sock[sizeof(sock) - 2] = '\0'; /* 107 bytes: fits */
+	assert_ok(PARSE("--control-socket", sock));
+	assert_string_equal(cfg.control_socket, sock);
+	assert_ok(PARSE("--control-socket", "off"));
+	assert_string_equal(cfg.control_socket, "");
+}
+
+/* The enum-valued options share one mapper: every name accepted, all listed when wrong. */
+static void test_enum_options(void **state)
+{
+	(void)state;
+	assert_ok(PARSE("--dry-run"));
+	assert_int_equal(cfg.kill_method, KILL_AUTO);
+	assert_ok(PARSE("--kill-method", "shutdown"));
+	assert_int_equal(cfg.kill_method, KILL_SHUTDOWN);
+	assert_ok(PARSE("--kill-method=destroy"));
+	assert_int_equal(cfg.kill_method, KILL_DESTROY);
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_KILL_METHOD=destroy"), "--kill-method", "auto"));
+	assert_int_equal(cfg.kill_method, KILL_AUTO);
+	assert_ok(PARSE_ENV(ARGS("SOCKREAP_KILL_METHOD=shutdown"), NULL));
+	assert_int_equal(cfg.kill_method, KILL_SHUTDOWN);
+
+	assert_bad(PARSE("--kill-method", "Destroy"), "--kill-method");
+	assert_non_null(strstr(err, "use auto, shutdown or destroy"));
+	assert_bad(PARSE("--send-path", "kprobe"), "--send-path");
+	assert_non_null(strstr(err, "use auto, tracepoint or sweep"));
+	assert_bad(PARSE("--log-format", "xml"), "--log-format");
+	assert_non_null(strstr(err, "use logfmt or json"));
+	assert_bad(PARSE_ENV(ARGS("SOCKREAP_KILL_METHOD="), NULL), "SOCKREAP_KILL_METHOD");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1024,6 +1157,10 @@ int main(void)
 		cmocka_unit_test(test_target_env),
 		cmocka_unit_test(test_target_errors_through_options_parse),
 		cmocka_unit_test(test_target_at_most_15),
+		cmocka_unit_test(test_limits_in_messages),
+		cmocka_unit_test(test_list_capacity_in_messages),
+		cmocka_unit_test(test_string_sizes_in_messages),
+		cmocka_unit_test(test_enum_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
