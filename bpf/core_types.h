@@ -56,6 +56,16 @@ struct sock_cgroup_data {
 	struct cgroup *cgroup;
 } __core;
 
+/* Before 5.15: ancestors by id, inline; the socket's cgroup in one tagged word. */
+struct cgroup___old {
+	int level;
+	__u64 ancestor_ids[];
+} __core;
+
+struct sock_cgroup_data___old {
+	__u64 val;
+} __core;
+
 struct inode {
 	unsigned long i_ino;
 } __core;
@@ -73,6 +83,10 @@ struct sock {
 	__u16 sk_protocol;
 	struct socket *sk_socket;
 	struct sock_cgroup_data sk_cgrp_data;
+} __core;
+
+struct sock___old {
+	struct sock_cgroup_data___old sk_cgrp_data;
 } __core;
 
 struct tcp_sock {

@@ -32,6 +32,12 @@ const volatile bool cfg_port_lookup = false; /* some target selects ports, or --
  * owners are recorded as pids of that namespace, 0 if not visible there. */
 const volatile __u64 cfg_pidns_dev = 0;
 const volatile __u64 cfg_pidns_ino = 0;
+/* The map key: the socket cookie, or (cfg_key_cookie false: tracing
+ * programs may not call bpf_get_socket_cookie() before Linux 5.12) the
+ * socket's address, XORed with a random salt so no kernel address leaves
+ * the kernel as it is. Probed by the daemon, never assumed. */
+const volatile bool cfg_key_cookie = true;
+const volatile __u64 cfg_key_salt = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -105,6 +111,22 @@ static __always_inline bool seq_after(__u32 a, __u32 b)
 	return (__s32)(a - b) > 0;
 }
 
+/*
+ * The socket's map key. Unique among live sockets either way: a cookie is
+ * never reused, an address only after the socket is freed, and its entry is
+ * deleted at TCP_CLOSE, before that. The verifier lets no pointer become a
+ * number, so the address is copied out of the stack slot holding it.
+ */
+static __always_inline __u64 sock_key(const void *sk)
+{
+	__u64 addr = 0;
+
+	if (cfg_key_cookie)
+		return bpf_get_socket_cookie((void *)sk);
+	bpf_probe_read_kernel(&addr, sizeof(addr), &sk);
+	return addr ^ cfg_key_salt;
+}
+
 /* Cheap checks done on every event, before the cookie and the map lookup. */
 static __always_inline bool in_netns(const struct sock *sk)
 {
@@ -117,10 +139,36 @@ static __always_inline bool in_netns(const struct sock *sk)
 	return true;
 }
 
+/*
+ * The socket's cgroup v2. Before 5.15 sock_cgroup_data is one word holding
+ * either the cgroup pointer or (low bit set) net_prio/net_cls data, in
+ * which case the cgroup is not known: NULL, and no --cgroup target matches.
+ */
+static __always_inline struct cgroup *sock_cgroup(const struct sock *sk)
+{
+	const struct sock___old *old = (const void *)sk;
+	__u64 v;
+
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		return BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	v = BPF_CORE_READ(old, sk_cgrp_data.val);
+	return (v & 1) ? NULL : (struct cgroup *)v;
+}
+
+/* The id of the cgroup's ancestor at level i (ids inline before 5.15). */
+static __always_inline __u64 cgroup_ancestor_id(struct cgroup *cg, int i)
+{
+	const struct cgroup___old *old = (const void *)cg;
+
+	if (bpf_core_field_exists(cg->ancestors))
+		return BPF_CORE_READ(cg, ancestors[i], kn, id);
+	return BPF_CORE_READ(old, ancestor_ids[i]);
+}
+
 /* The targets selecting the socket's cgroup or one of its ancestors. */
 static __always_inline __u32 cgroup_targets(const struct sock *sk)
 {
-	struct cgroup *cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	struct cgroup *cg = sock_cgroup(sk);
 	__u32 mask = 0;
 	int level;
 
@@ -128,14 +176,12 @@ static __always_inline __u32 cgroup_targets(const struct sock *sk)
 		return 0;
 	level = BPF_CORE_READ(cg, level);
 	for (int i = 0; i < SR_CGROUP_MAX_DEPTH; i++) {
-		struct cgroup *anc;
 		__u32 *m;
 		__u64 id;
 
 		if (i > level)
 			break;
-		anc = BPF_CORE_READ(cg, ancestors[i]);
-		id = BPF_CORE_READ(anc, kn, id);
+		id = cgroup_ancestor_id(cg, i);
 		m = bpf_map_lookup_elem(&sr_cgroups, &id);
 		if (m)
 			mask |= *m;
@@ -180,7 +226,11 @@ static __always_inline void fill_identity(struct sr_sock *e, const struct sock *
 		BPF_CORE_READ_INTO(&e->daddr, skc, skc_v6_daddr.in6_u.u6_addr32);
 	}
 	e->netns_ino = skc->skc_net.net->ns.inum;
-	e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	{
+		struct cgroup *cg = sock_cgroup(sk);
+
+		e->cgroup_id = cg ? BPF_CORE_READ(cg, kn, id) : 0;
+	}
 }
 
 /* The socket's inode is known once it is attached to a file (after accept). */
@@ -315,7 +365,7 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	if (!tp)
 		return 0;
 	now = bpf_ktime_get_ns();
-	cookie = bpf_get_socket_cookie((void *)sk);
+	cookie = sock_key(sk);
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
@@ -365,7 +415,7 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	if (!tp)
 		return 0;
 	now = bpf_ktime_get_ns();
-	cookie = bpf_get_socket_cookie(sk);
+	cookie = sock_key(sk);
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
@@ -408,7 +458,7 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	count(SR_CNT_EV_STATE);
 	if (sk->sk_protocol != IPPROTO_TCP || !in_netns(sk))
 		return 0;
-	cookie = bpf_get_socket_cookie((void *)sk);
+	cookie = sock_key(sk);
 	if (newstate == SR_TCP_CLOSE) {
 		e = bpf_map_lookup_elem(&sr_socks, &cookie);
 		if (!e)
@@ -455,7 +505,7 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 	count(SR_CNT_EV_RETRANS);
 	if (!in_netns(sk))
 		return 0;
-	cookie = bpf_get_socket_cookie((void *)sk);
+	cookie = sock_key(sk);
 	e = bpf_map_lookup_elem(&sr_socks, &cookie);
 	if (e)
 		__sync_fetch_and_add(&e->retransmits, 1);
@@ -491,7 +541,7 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 		return 0;
 	count(SR_CNT_EV_SWEEP);
 	now = bpf_ktime_get_ns();
-	cookie = bpf_get_socket_cookie((void *)sk);
+	cookie = sock_key(sk);
 	e = entry_get(cookie, sk, tp, now, SR_F_SWEPT);
 	if (!e)
 		return 0;

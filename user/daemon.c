@@ -417,12 +417,13 @@ static void log_ready(const struct daemon *d, uint32_t netns_ino)
 			  { "netns", cfg->all_netns ? "all" : ns, false },
 			  { "send_path", d->sweep_every_scan ? "sweep" : "tracepoint", false },
 			  { "destroy", tracker_has_destroy(d->tracker) ? "available" : "unavailable", false },
+			  { "keys", tracker_keys_are_cookies(d->tracker) ? "cookie" : "address", false },
 			  { "stall_grace_s", grace, true },
 			  { "interval_s", interval, true },
 			  { "dry_run", cfg->dry_run ? "true" : "false", false },
 			  { "metrics_addr", cfg->metrics_addr[0] ? cfg->metrics_addr : "off", false },
 		  },
-		  8);
+		  9);
 }
 
 /* Scan every --interval until SIGINT/SIGTERM (or a fatal error); serve `list` between scans. */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -172,6 +173,22 @@ static const char *still_dead(struct tracker *t, int fd, uint64_t cookie, const 
 	}
 }
 
+/*
+ * Is the duplicated fd the socket the map entry describes? Its cookie, or,
+ * where the map is keyed by address (kernels before 5.12), its inode: unique
+ * among live sockets, and recorded by BPF from the socket itself.
+ */
+static bool same_socket(struct tracker *t, int fd, uint64_t key, const struct sr_sock *e)
+{
+	uint64_t got = 0;
+	socklen_t gl = sizeof(got);
+	struct stat st;
+
+	if (tracker_keys_are_cookies(t))
+		return getsockopt(fd, SOL_SOCKET, SO_COOKIE, &got, &gl) == 0 && got == key;
+	return e->ino && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == e->ino;
+}
+
 /* Where the socket's fd is: the scan's index first, then a /proc search. 0 or -errno. */
 static int locate_owner(const struct owner_index *ix, const struct sr_sock *e, struct owner_ref *own)
 {
@@ -194,8 +211,6 @@ static enum reap_result reap_shutdown(struct tracker *t, const struct owner_inde
 {
 	struct owner_ref own;
 	enum reap_result res;
-	uint64_t got = 0;
-	socklen_t gl = sizeof(got);
 	int pidfd = -1, dup = -1, ret;
 	struct linger lg = { 1, 0 };
 	bool unreadable;
@@ -250,7 +265,7 @@ static enum reap_result reap_shutdown(struct tracker *t, const struct owner_inde
 		}
 		goto out;
 	}
-	if (getsockopt(dup, SOL_SOCKET, SO_COOKIE, &got, &gl) || got != cookie) {
+	if (!same_socket(t, dup, cookie, e)) {
 		rep->detail = "fd now holds another socket";
 		res = REAP_MISMATCH;
 		goto out;

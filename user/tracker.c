@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "netns.h"
 #include "ports.h"
 #include "destroy.skel.h"
+#include "probe.skel.h"
 #include "sockreap.skel.h"
 
 #define BATCH 4096
@@ -25,6 +27,7 @@ struct tracker {
 	struct bpf_link *destroy_link;
 	bool has_send_tp;
 	bool has_destroy;
+	bool cookie_keys;	/* map keys are socket cookies, else salted addresses */
 	int ncpus;
 	uint64_t *percpu; /* ncpus values for one counter */
 };
@@ -87,6 +90,7 @@ static void set_target_rodata(struct sockreap_bpf *skel, const struct tracker_op
 #define VERIFIER_TAIL_LINES 30
 
 static bool g_verbose;
+static bool g_quiet; /* a probe is loading: its refusal is an answer, not an error */
 /* What the kernel said about the last program it refused (for the one-line error). */
 static char g_refused_prog[64], g_refused_why[256];
 
@@ -123,7 +127,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
 	char *msg = NULL, *q;
 
-	if (lvl == LOG_DEBUG && !g_verbose)
+	if ((lvl == LOG_DEBUG || g_quiet) && !g_verbose)
 		return 0;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		return 0;
@@ -153,6 +157,18 @@ static bool btf_has_tp(const struct btf *btf, const char *tp)
 
 	snprintf(name, sizeof(name), "btf_trace_%s", tp);
 	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
+}
+
+/* Does the kernel let tracing programs call bpf_get_socket_cookie() (5.12+)? */
+static bool probe_cookie_helper(void)
+{
+	struct probe_bpf *p;
+
+	g_quiet = true;
+	p = probe_bpf__open_and_load();
+	g_quiet = false;
+	probe_bpf__destroy(p);
+	return p != NULL;
 }
 
 /*
@@ -211,6 +227,11 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	set_target_rodata(t->skel, opts);
 	t->skel->rodata->cfg_pidns_dev = opts->pidns_dev;
 	t->skel->rodata->cfg_pidns_ino = opts->pidns_ino;
+	t->cookie_keys = probe_cookie_helper();
+	t->skel->rodata->cfg_key_cookie = t->cookie_keys;
+	if (!t->cookie_keys && getrandom(&t->skel->rodata->cfg_key_salt,
+					 sizeof(t->skel->rodata->cfg_key_salt), 0) < 0)
+		pr_warn("no random salt for socket keys: %s", strerror(errno));
 	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
 	bpf_map__set_max_entries(t->skel->maps.sr_hot, opts->map_capacity);
 	if (!t->has_send_tp)
@@ -263,6 +284,11 @@ fail:
 bool tracker_has_send_tp(const struct tracker *t)
 {
 	return t->has_send_tp;
+}
+
+bool tracker_keys_are_cookies(const struct tracker *t)
+{
+	return t->cookie_keys;
 }
 
 bool tracker_has_destroy(const struct tracker *t)

@@ -72,6 +72,9 @@ int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out);
 void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX]);
 /* Does the kernel have the tcp_sendmsg_locked tracepoint (owner at send time)? */
 bool tracker_has_send_tp(const struct tracker *t);
+/* Are map keys socket cookies (SO_COOKIE), or salted socket addresses (before
+ * Linux 5.12, whose tracing programs cannot read cookies)? */
+bool tracker_keys_are_cookies(const struct tracker *t);
 /* Is the bpf_sock_destroy() kill fallback available (Linux 6.5+)? */
 bool tracker_has_destroy(const struct tracker *t);
 

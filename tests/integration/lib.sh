@@ -8,6 +8,12 @@
 set -u
 
 BUILD=${BUILD:-build}
+# One knob for slow machines (an emulated guest runs 5-20x slower): every
+# grace, interval, duration and wait a test uses is multiplied by it.
+SR_TIME_SCALE=${SR_TIME_SCALE:-1}
+scaled() { echo "$1 * $SR_TIME_SCALE" | bc; }
+# A whole number of seconds, at least 1, scaled: for loop bounds.
+scaled_int() { local v; v=$(echo "x = $1 * $SR_TIME_SCALE + 0.999; scale=0; x / 1" | bc); echo $((v < 1 ? 1 : v)); }
 SOCKREAP=$BUILD/sockreap
 TCPDRV=$BUILD/tests/tcpdrv
 TMP=$(mktemp -d /tmp/sockreap-test.XXXXXX)
@@ -86,7 +92,8 @@ bg_ns() {
 
 # wait_for FILE REGEX TIMEOUT_S: poll until the file has a matching line.
 wait_for() {
-	local f=$1 re=$2 t=$3 i
+	local f=$1 re=$2 t i
+	t=$(scaled_int "$3")
 	for ((i = 0; i < t * 20; i++)); do
 		grep -Eq -- "$re" "$f" 2>/dev/null && return 0
 		sleep 0.05
@@ -199,7 +206,8 @@ alive() { ours "$1" && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
 # wait_pids TIMEOUT_S PID...: bounded wait for test processes to end on their own.
 wait_pids() {
-	local t=$1 p i any; shift
+	local t p i any
+	t=$(scaled_int "$1"); shift
 	for ((i = 0; i < t * 20; i++)); do
 		any=
 		for p in "$@"; do alive "$p" && any=1 && break; done

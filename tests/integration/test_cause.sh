@@ -8,7 +8,7 @@
 require_env
 command -v nft >/dev/null || skip "nft not installed (make deps)"
 
-GRACE=${CAUSE_GRACE:-3} INTERVAL=0.5 DUR=${CAUSE_DUR:-10}
+GRACE=$(scaled 3) INTERVAL=$(scaled 0.5) DUR=$(scaled_int 10)
 new_netns NS cause
 start_daemon "$NS" daemon --stall-grace "$GRACE" --interval $INTERVAL --metrics-file "$TMP/metrics.prom"
 LOG=$TMP/daemon.out
@@ -20,7 +20,7 @@ DROPPED_SRV=$SRV_PID
 # Dropped at once, before the reader could ever fall behind and advertise
 # a zero window: from then on the sender hears nothing at all.
 drop_to_port "$NS" 6402
-sleep 0.3
+sleep "$(scaled 0.3)"
 sig STOP "$FROZEN_CLI"
 
 # While the clock runs: list shows the cause and its evidence.
@@ -50,7 +50,7 @@ check "reap line: frozen reader -> cause=zero_window, result=ok" \
 check "stall line: dropped peer -> cause=no_ack" grep -Eq 'event=stall reason=send_stall cause=no_ack .*laddr=127.0.0.1:6402 ' "$LOG"
 check "reap line: dropped peer -> cause=no_ack, result=ok" \
 	grep -Eq 'event=reap reason=send_stall result=ok method=shutdown cause=no_ack .*laddr=127.0.0.1:6402 ' "$LOG"
-sleep 0.6
+sleep "$(scaled 0.6)"
 check "metrics: one zero_window and one no_ack reap" bash -c \
 	"grep -q '^sockreap_reap_causes_total{reason=\"send_stall\",cause=\"zero_window\"} 1$' '$TMP/metrics.prom' &&
 	 grep -q '^sockreap_reap_causes_total{reason=\"send_stall\",cause=\"no_ack\"} 1$' '$TMP/metrics.prom'"

@@ -8,12 +8,13 @@
 . "$(dirname "$0")/lib.sh"
 require_env
 
-GRACE=1.5 INTERVAL=0.5 DUR=8 ANSWER_BYTES=4194304
+GRACE=$(scaled 1.5) INTERVAL=$(scaled 0.5) DUR=$(scaled_int 8) ANSWER_BYTES=4194304
+CW_TIMEOUT=$(scaled 2)
 WORK=$(echo "2.5 * $GRACE" | bc)
 new_netns NS half
 # Two targets: the leak cleanup on port 5904, the plain flags on the others.
 start_daemon "$NS" daemon --stall-grace $GRACE --interval $INTERVAL --port 5901-5903 \
-	--target "name=leak,port=5904,close-wait-timeout=2"
+	--target "name=leak,port=5904,close-wait-timeout=$CW_TIMEOUT"
 LOG=$TMP/daemon.out
 
 # Live: the half-closed client waits for a 4 MB answer that takes 3.75 s of work.
@@ -43,7 +44,7 @@ echo "-- peer closed, owner never reads"
 check "reaped as peer_gone" reap_ok_for "$LOG" 5902
 check "logged reason=peer_gone" grep -Eq 'event=reap reason=peer_gone result=ok .*laddr=127.0.0.1:5902 ' "$LOG"
 age=$(grep 'event=reap reason=peer_gone' "$LOG" | grep ':5902 ' | grep -o 'stalled_s=[0-9.]*' | head -1 | cut -d= -f2)
-limit=$(echo "$GRACE + $INTERVAL + 1" | bc)
+limit=$(echo "$GRACE + $INTERVAL + $(scaled 1)" | bc) # the 1 s of slack scales too
 check "reaped ${age:-?} s after the FIN (<= grace+interval+1 = $limit)" \
 	test "$(echo "${age:-99} <= $limit" | bc)" = 1
 check "the held socket left CLOSE_WAIT ($(grep -o 'state=[0-9]*' "$TMP/stuck-server.out"))" \

@@ -23,8 +23,8 @@ done
 out=$(in_ns "$NS" setpriv --bounding-set="$(caps_but)" "$SOCKREAP" --metrics-addr off --all-netns 2>&1); rc=$?
 check "--all-netns additionally needs CAP_SYS_ADMIN (exit $rc)" grep -q 'missing capability CAP_SYS_ADMIN' <<<"$out"
 
-DUR=6
-bg_ns daemon "$NS" setpriv --bounding-set="$(caps_but)" "$SOCKREAP" --metrics-addr off --stall-grace 1.5 --interval 0.5
+DUR=$(scaled_int 6)
+bg_ns daemon "$NS" setpriv --bounding-set="$(caps_but)" "$SOCKREAP" --metrics-addr off --stall-grace "$(scaled 1.5)" --interval "$(scaled 0.5)"
 DAEMON_PID=$BG_PID
 wait_for "$TMP/daemon.out" 'event=ready' 15 || { fail "daemon with only ${CAPS[*]} did not start: $(cat "$TMP/daemon.out")"; finish; exit; }
 # CAP_DAC_READ_SEARCH=2, CAP_SYS_PTRACE=19, CAP_PERFMON=38, CAP_BPF=39
@@ -36,7 +36,7 @@ wait_for "$TMP/victim-server.out" '^listening' 5
 bg_ns victim-client "$NS" "$TCPDRV" client --port 5501 --mode read --duration $DUR
 CLI_PID=$BG_PID
 wait_for "$TMP/victim-client.out" '^connected' 5
-sleep 0.3
+sleep "$(scaled 0.3)"
 sig STOP "$CLI_PID"
 wait_pids $((DUR + 5)) "$SRV_PID"
 sig CONT "$CLI_PID"

@@ -6,7 +6,7 @@
 require_env
 command -v nft >/dev/null || skip "nft not installed (make deps)"
 
-GRACE=2 INTERVAL=0.5 DUR=9
+GRACE=$(scaled 2) INTERVAL=$(scaled 0.5) DUR=$(scaled_int 9)
 new_netns NS scen
 start_daemon "$NS" daemon --stall-grace $GRACE --interval $INTERVAL --metrics-file "$TMP/metrics.prom"
 LOG=$TMP/daemon.out
@@ -14,7 +14,7 @@ LOG=$TMP/daemon.out
 # Dead: a reader frozen with SIGSTOP while the server is blocked in send().
 pair "$NS" 5001 frozen send read $DUR
 FROZEN_SRV=$SRV_PID FROZEN_CLI=$CLI_PID
-sleep 0.3
+sleep "$(scaled 0.3)"
 sig STOP "$FROZEN_CLI"
 T_STOP=$(date +%s.%N)
 
@@ -33,16 +33,16 @@ pair "$NS" 5005 idle idle idle $DUR
 pair "$NS" 5006 bulk send read $DUR
 
 # A stalled socket whose fd number is reused by a fresh socket before the reap.
-bg_ns reuse-server "$NS" "$TCPDRV" server --port 5007 --mode reuse --reuse-after 1 --duration $DUR
+bg_ns reuse-server "$NS" "$TCPDRV" server --port 5007 --mode reuse --reuse-after "$(scaled 1)" --duration $DUR
 REUSE_SRV=$BG_PID
 wait_for "$TMP/reuse-server.out" '^listening' 5
 bg_ns reuse-client "$NS" "$TCPDRV" client --port 5007 --mode read --duration $DUR
 REUSE_CLI=$BG_PID
 wait_for "$TMP/reuse-client.out" '^connected' 5
-sleep 0.3
+sleep "$(scaled 0.3)"
 sig STOP "$REUSE_CLI"
 
-sig STOP "$PAUSED_CLI"; sleep 1; sig CONT "$PAUSED_CLI"
+sig STOP "$PAUSED_CLI"; sleep "$(scaled 1)"; sig CONT "$PAUSED_CLI"
 
 wait_pids $((DUR + 5)) $(printf '%s\n' "${PIDS[@]}" | grep -vx "$DAEMON_PID")
 for p in "$FROZEN_CLI" "$REUSE_CLI"; do sig CONT "$p" 2>/dev/null; done
@@ -53,7 +53,7 @@ expect_result "frozen reader: sender woken" "$TMP/frozen-server.out" error
 expect_result "half-open peer: sender woken" "$TMP/halfopen-server.out" error
 check "frozen reader: reaped (result=ok) in the log" reap_ok_for "$LOG" 5001
 check "half-open peer: reaped (result=ok) in the log" reap_ok_for "$LOG" 5002
-limit=$(echo "$GRACE + $INTERVAL + 1" | bc)
+limit=$(echo "$GRACE + $INTERVAL + $(scaled 1)" | bc) # the 1 s of slack scales too
 for s in frozen:$T_STOP halfopen:$T_DROP; do
 	n=${s%%:*} t0=${s#*:}
 	at=$(field_of "$TMP/$n-server.out" at)

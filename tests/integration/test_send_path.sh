@@ -7,9 +7,9 @@
 require_env
 command -v nft >/dev/null || skip "nft not installed (make deps)"
 
-DUR=7
+DUR=$(scaled_int 7)
 new_netns NS sendpath
-start_daemon "$NS" daemon --send-path sweep --stall-grace 1.5 --interval 0.5
+start_daemon "$NS" daemon --send-path sweep --stall-grace "$(scaled 1.5)" --interval "$(scaled 0.5)"
 LOG=$TMP/daemon.out
 check "the chosen path is logged" grep -q 'event=ready .*send_path=sweep' "$LOG"
 
@@ -20,7 +20,7 @@ HALF_SRV=$SRV_PID
 pair "$NS" 5403 bulk send read $DUR
 BULK_SRV=$SRV_PID BULK_CLI=$CLI_PID
 drop_to_port "$NS" 5402
-sleep 0.3
+sleep "$(scaled 0.3)"
 sig STOP "$FROZEN_CLI"
 wait_pids $((DUR + 5)) "$FROZEN_SRV" "$HALF_SRV" "$BULK_SRV" "$BULK_CLI"
 sig CONT "$FROZEN_CLI"

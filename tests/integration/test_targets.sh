@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 require_env
 
-DUR=6
+DUR=$(scaled_int 6)
 new_netns NS targets
 CGMNT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [ -n "$CGMNT" ] || skip "no cgroup2 mount"
@@ -34,7 +34,7 @@ frozen_pair() {
 }
 
 freeze_and_wait() {
-	sleep 0.3
+	sleep "$(scaled 0.3)"
 	sig STOP "${CLIS[@]}"
 	wait_pids $((DUR + 5)) "${SRVS[@]}"
 	sig CONT "${CLIS[@]}"
@@ -43,7 +43,7 @@ freeze_and_wait() {
 
 echo "-- --cgroup (given relative to the cgroup2 mount)"
 SRVS=() CLIS=()
-start_daemon "$NS" cgd --cgroup "$CGNAME" --stall-grace 1.5 --interval 0.5
+start_daemon "$NS" cgd --cgroup "$CGNAME" --stall-grace "$(scaled 1.5)" --interval "$(scaled 0.5)"
 frozen_pair in-child 5301 "$CG/ctr"
 frozen_pair outside 5302
 freeze_and_wait
@@ -54,7 +54,7 @@ stop_daemon "$DAEMON_PID"
 
 echo "-- --port and --exclude-port"
 SRVS=() CLIS=()
-start_daemon "$NS" portd --port 5311-5313 --exclude-port 5313 --stall-grace 1.5 --interval 0.5
+start_daemon "$NS" portd --port 5311-5313 --exclude-port 5313 --stall-grace "$(scaled 1.5)" --interval "$(scaled 0.5)"
 frozen_pair p5311 5311
 frozen_pair p5312 5312
 frozen_pair p5313 5313

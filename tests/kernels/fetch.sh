@@ -181,7 +181,7 @@ fi
 
 new="$dir.new.$$"
 rm -rf "$new"
-mkdir -p "$new/modules"
+mkdir -p "$new/modules" "$new/lib-modules"
 cp "$work/root/boot/vmlinuz-$release" "$new/vmlinuz"
 : > "$new/modules.order"
 while read -r rel; do
@@ -199,6 +199,10 @@ while read -r rel; do
 	esac
 	echo "$base" >> "$new/modules.order"
 done <<<"$order"
+# The whole tree (with the modules.dep made above), for the guest's
+# /lib/modules/RELEASE: the tests need more than the boot modules (nft's
+# nf_tables, loaded on demand by the guest kernel through modprobe).
+cp -a "$moddir/." "$new/lib-modules/"
 echo "$pkg $pkgver" > "$new/package"
 echo "$release" > "$new/version"
 

@@ -74,6 +74,15 @@ else
 	try_mount tmpfs /tmp mode=1777
 fi
 
+# This kernel's own module tree (the host's / has only the host's), so the
+# kernel can load what the tests need on demand (nf_tables for nft).
+if [[ -d ${SR_MODULES:-} ]]; then
+	mkdir -p "/lib/modules/$(uname -r)" &&
+		mount --bind "$SR_MODULES" "/lib/modules/$(uname -r)" ||
+		say "cannot bind this kernel's modules"
+fi
+# devtmpfs has no /dev/fd (udev would add it): bash's <(...) needs it.
+[[ -e /dev/fd ]] || ln -s /proc/self/fd /dev/fd
 ip link set lo up || say "ip link set lo up failed"
 hostname "sockreap-$(uname -r)" 2>/dev/null
 cd "$SR_CWD" || { say "no directory $SR_CWD"; echo 1 > "$R/status"; halt; }

@@ -32,6 +32,8 @@ suite_dir() { printf '%s/%s\n' "$KERNEL_CACHE" "$1"; }
 cache_complete() {
 	local d; d=$(suite_dir "$1")
 	[[ -s $d/version && -s $d/vmlinuz && -f $d/modules.order ]] || return 1
+	# The whole module tree too: the tests' nft rules load nf_tables in the guest.
+	[[ -s $d/lib-modules/modules.dep ]] || return 1
 	local m
 	while read -r m; do
 		[[ -n $m && -s $d/modules/$m ]] || return 1

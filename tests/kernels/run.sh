@@ -99,6 +99,7 @@ trap 'exit 143' TERM
 # The job the guest script sources (bash %q round-trips any argument).
 {
 	printf 'SR_CWD=%q\n' "$PWD"
+	printf 'SR_MODULES=%q\n' "$kdir/lib-modules"
 	printf 'SR_TIMEOUT=%q\n' "$timeout_s"
 	printf 'SR_ARGV=('; printf ' %q' "$@"; printf ' )\n'
 } > "$results/job"
