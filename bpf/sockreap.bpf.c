@@ -341,14 +341,12 @@ static __always_inline void note_queue(struct sr_sock *e, __u64 cookie, __u64 no
 }
 
 /*
- * Fires in tcp_sendmsg_locked's copy loop, in the sender's context with the
- * socket locked, before each chunk is queued: write_seq does not yet include
- * the bytes still to copy, so add what the message has left. This may
- * over-count a send that returns short; the next ACK re-reads write_seq.
+ * A send, in the sender's context with the socket locked: every ACK so far
+ * has been processed. pending is what the message has left to copy, not yet
+ * in write_seq; counting it may over-count a send that returns short, and
+ * the next ACK re-reads write_seq.
  */
-SEC("tp_btf/tcp_sendmsg_locked")
-int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
-	     const struct sk_buff *skb, int size_goal)
+static __always_inline int on_send(const struct sock *sk, __u32 pending)
 {
 	const struct tcp_sock *tp;
 	__u64 now, cookie;
@@ -369,11 +367,10 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
-	/* The socket lock is held: every ACK so far has been processed. */
 	note_acked(e, tp->bytes_acked, now);
 	note_read(e, tp, now);
 	e->snd_una = tp->snd_una;
-	e->write_seq = tp->write_seq + (__u32)msg->msg_iter.count;
+	e->write_seq = tp->write_seq + pending;
 	note_queue(e, cookie, now);
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (cfg_pidns_ino) {
@@ -390,6 +387,25 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 	}
 	refresh_ino(e, sk);
 	return 0;
+}
+
+/* Linux 6.16+: fires in tcp_sendmsg_locked's copy loop, before each chunk is queued. */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
+	     const struct sk_buff *skb, int size_goal)
+{
+	return on_send(sk, (__u32)msg->msg_iter.count);
+}
+
+/*
+ * Before the tracepoint exists: the same facts at the function's entry,
+ * where the kernel allows fentry (no lockdown). The daemon loads it only
+ * there and falls back to the sweep when the kernel refuses it.
+ */
+SEC("fentry/tcp_sendmsg_locked")
+int BPF_PROG(sr_on_sendmsg_fentry, struct sock *sk, struct msghdr *msg, __u64 size)
+{
+	return on_send(sk, (__u32)msg->msg_iter.count);
 }
 
 /*

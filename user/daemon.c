@@ -255,8 +255,9 @@ static int cmp_pid(const void *a, const void *b)
  * With several reaps due, find all their owners in one pass: the fd tables
  * of the owners BPF recorded, each read once, and every process's only if
  * some socket is still unaccounted for (no owner recorded: the sweep path,
- * or the recorded sender has passed the socket on). One due reap keeps the
- * direct search, which stops at the first match.
+ * or the recorded sender has passed the socket on). The index also names
+ * the owner in the stall line where BPF recorded none. One due reap with its
+ * owner recorded keeps the direct search, which stops at the first match.
  */
 static void index_owners(struct daemon *d, size_t n_due)
 {
@@ -265,8 +266,13 @@ static void index_owners(struct daemon *d, size_t n_due)
 	bool missing = false;
 	int ret = 0;
 
+	bool unknown = false;
+
 	owner_index_clear(&d->owners);
-	if (n_due < 2 || d->cfg->kill_method == KILL_DESTROY)
+	for (size_t i = 0; i < n_due; i++)
+		unknown |= !d->due[i].e.owner_tgid;
+	/* One reap with its owner recorded: the direct search is cheaper. */
+	if ((n_due < 2 && !unknown) || d->cfg->kill_method == KILL_DESTROY)
 		return;
 	pids = malloc(n_due * sizeof(*pids));
 	if (!pids)
@@ -342,6 +348,14 @@ observe:
 }
 
 
+static enum tracker_send_path send_path_of(enum sr_send_path p)
+{
+	return p == SEND_PATH_TRACEPOINT ? TRACKER_SEND_TRACEPOINT
+	       : p == SEND_PATH_FENTRY	 ? TRACKER_SEND_FENTRY
+	       : p == SEND_PATH_SWEEP	 ? TRACKER_SEND_SWEEP
+					 : TRACKER_SEND_AUTO;
+}
+
 /* Checks that need nothing loaded, and the tracker's options. 0, or exit status 2 with err set. */
 static int prepare(struct daemon *d, struct tracker_opts *topts, char *err, size_t errlen)
 {
@@ -360,7 +374,7 @@ static int prepare(struct daemon *d, struct tracker_opts *topts, char *err, size
 					.n_exclude_ports = cfg->n_exclude_ports,
 					.map_capacity = cfg->map_capacity,
 					.verbose = cfg->verbose,
-					.no_send_tp = cfg->send_path == SEND_PATH_SWEEP };
+					.send_path = send_path_of(cfg->send_path) };
 	startup_own_pidns(&topts->pidns_dev, &topts->pidns_ino);
 	d->full_every_scan = targets_any_idle_timeout(&d->targets);
 	return 0;
@@ -380,14 +394,9 @@ static int start(struct daemon *d, const struct tracker_opts *topts, char *err, 
 	ret = tracker_open(&d->tracker, topts, err, errlen);
 	if (ret)
 		return ret;
-	/* Without the send tracepoint nothing reports a send to a silent peer:
-	 * walk the sockets every scan instead. */
-	d->sweep_every_scan = !tracker_has_send_tp(d->tracker);
-	if (d->sweep_every_scan && cfg->send_path == SEND_PATH_TRACEPOINT) {
-		snprintf(err, errlen, "sockreap: this kernel has no tcp_sendmsg_locked tracepoint "
-				      "(Linux 6.16+): use --send-path auto or sweep");
-		return -EOPNOTSUPP;
-	}
+	/* Without a send hook nothing reports a send to a silent peer: walk
+	 * the sockets every scan instead. */
+	d->sweep_every_scan = tracker_send_path(d->tracker) == TRACKER_SEND_SWEEP;
 	ret = cfg->all_netns ? tracker_sweep_all_netns(d->tracker) : tracker_sweep(d->tracker);
 	if (ret < 0) {
 		snprintf(err, errlen, "sockreap: the start-up sweep (iter/tcp) failed: %s",
@@ -415,7 +424,7 @@ static void log_ready(const struct daemon *d, uint32_t netns_ino)
 		  (struct log_kv[]){
 			  { "version", SOCKREAP_VERSION, false },
 			  { "netns", cfg->all_netns ? "all" : ns, false },
-			  { "send_path", d->sweep_every_scan ? "sweep" : "tracepoint", false },
+			  { "send_path", tracker_send_path_name(tracker_send_path(d->tracker)), false },
 			  { "destroy", tracker_has_destroy(d->tracker) ? "available" : "unavailable", false },
 			  { "keys", tracker_keys_are_cookies(d->tracker) ? "cookie" : "address", false },
 			  { "stall_grace_s", grace, true },

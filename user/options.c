@@ -24,6 +24,7 @@ static const struct value_name log_formats[] = {
 static const struct value_name send_paths[] = {
 	{ "auto", SEND_PATH_AUTO },
 	{ "tracepoint", SEND_PATH_TRACEPOINT },
+	{ "fentry", SEND_PATH_FENTRY },
 	{ "sweep", SEND_PATH_SWEEP },
 	{ NULL, 0 },
 };
@@ -64,8 +65,10 @@ static const char usage[] =
 	"  --control-socket PATH    where `sockreap list` reaches the daemon\n"
 	"                           (default " SR_DEFAULT_CONTROL_SOCKET "); off disables\n"
 	"  --log-format logfmt|json one line per event on stderr (default logfmt)\n"
-	"  --send-path auto|tracepoint|sweep  how queued data is noticed: the tcp_sendmsg_locked\n"
-	"                           tracepoint (Linux 6.16+), or a socket sweep every scan (default auto)\n"
+	"  --send-path auto|tracepoint|fentry|sweep  how queued data is noticed: the\n"
+	"                           tcp_sendmsg_locked tracepoint (Linux 6.16+), an fentry program on\n"
+	"                           it (where the kernel allows: no lockdown), or a socket sweep every\n"
+	"                           scan; auto takes the first that loads (default auto)\n"
 	"  --kill-method auto|shutdown|destroy  shutdown() through the owner's fd, or\n"
 	"                           bpf_sock_destroy() from the kernel side; auto: shutdown, destroy\n"
 	"                           when no owner fd can be had (default auto)\n"

@@ -27,6 +27,7 @@ enum sr_send_path {
 	SEND_PATH_AUTO = 0,	/* the tcp_sendmsg_locked tracepoint if the kernel has it */
 	SEND_PATH_TRACEPOINT,	/* require it */
 	SEND_PATH_SWEEP,	/* iter/tcp sweep every scan, owner from /proc */
+	SEND_PATH_FENTRY,	/* fentry on tcp_sendmsg_locked (kernels without lockdown) */
 };
 
 enum sr_kill_method {

@@ -25,9 +25,10 @@ struct tracker {
 	struct destroy_bpf *destroy; /* NULL without bpf_sock_destroy() */
 	struct bpf_link *sweep_link;	/* the skeletons' own links to the iter/ programs */
 	struct bpf_link *destroy_link;
-	bool has_send_tp;
+	enum tracker_send_path send_path; /* how sends are seen: never AUTO once open */
 	bool has_destroy;
 	bool cookie_keys;	/* map keys are socket cookies, else salted addresses */
+	__u64 key_salt;
 	int ncpus;
 	uint64_t *percpu; /* ncpus values for one counter */
 };
@@ -138,7 +139,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 				VERIFIER_TAIL_LINES);
 	}
 	/* libbpf: prog 'NAME': BPF program load failed: ... */
-	if ((q = strstr(msg, "prog '")) && strstr(msg, "load failed"))
+	if ((q = strstr(msg, "prog '")) && (strstr(msg, "load failed") || strstr(msg, "failed to load")))
 		sscanf(q, "prog '%63[^']'", g_refused_prog);
 	log_lines(lvl, verifier_tail(msg));
 	free(msg);
@@ -190,10 +191,77 @@ static void open_destroy(struct tracker *t)
 	}
 }
 
+/*
+ * Open, configure, load and attach the trackers for t->send_path. quiet: a
+ * failure is an answer (a fallback follows), so libbpf's messages are kept
+ * for --verbose. 0, or negative errno with err set; the skeleton is gone then.
+ */
+static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, bool has_retx,
+			   bool quiet, char *err, size_t errlen)
+{
+	int ret;
+
+	t->skel = sockreap_bpf__open();
+	if (!t->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "sockreap: cannot open the BPF object: %s", strerror(-ret));
+		return ret;
+	}
+	t->skel->rodata->cfg_netns_ino = opts->netns_ino;
+	set_target_rodata(t->skel, opts);
+	t->skel->rodata->cfg_pidns_dev = opts->pidns_dev;
+	t->skel->rodata->cfg_pidns_ino = opts->pidns_ino;
+	t->skel->rodata->cfg_key_cookie = t->cookie_keys;
+	t->skel->rodata->cfg_key_salt = t->key_salt;
+	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
+	bpf_map__set_max_entries(t->skel->maps.sr_hot, opts->map_capacity);
+	if (t->send_path != TRACKER_SEND_TRACEPOINT)
+		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
+	if (t->send_path != TRACKER_SEND_FENTRY)
+		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg_fentry, false);
+	/* Only evidence for the stall cause: without it retransmissions read 0. */
+	if (!has_retx)
+		bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, false);
+
+	g_quiet = quiet;
+	g_refused_prog[0] = g_refused_why[0] = '\0';
+	ret = sockreap_bpf__load(t->skel);
+	g_quiet = false;
+	if (ret == -EPERM && !g_refused_prog[0]) {
+		/* Privileges were checked: what is left is the memory limit. */
+		snprintf(err, errlen,
+			 "sockreap: the kernel refused to create the BPF maps (%s): this kernel "
+			 "charges BPF memory to RLIMIT_MEMLOCK (before Linux 5.11); raise it for the "
+			 "daemon (ulimit -l unlimited, LimitMEMLOCK=infinity, --ulimit memlock=-1) or "
+			 "grant CAP_SYS_RESOURCE (or a seccomp profile refuses bpf())",
+			 strerror(-ret));
+	} else if (ret) {
+		/* The privileges were checked before: this is the kernel's word. */
+		snprintf(err, errlen,
+			 "sockreap: this kernel refused BPF program '%s' (%s): %s%s",
+			 g_refused_prog[0] ? g_refused_prog : "?", strerror(-ret),
+			 g_refused_why[0] ? g_refused_why : "no verifier message",
+			 ret == -EPERM ? " (kernel lockdown refuses fentry programs: use --send-path "
+					 "auto or sweep)"
+				       : "; its verifier log is above (--verbose: whole)");
+	}
+	/* Filters go in before anything is attached: no event sees an empty filter. */
+	if (!ret && (ret = set_filters(t, opts)))
+		snprintf(err, errlen, "sockreap: cannot fill the filter maps: %s", strerror(-ret));
+	if (!ret && (ret = sockreap_bpf__attach(t->skel)))
+		snprintf(err, errlen, "sockreap: cannot attach the BPF programs: %s", strerror(-ret));
+	if (ret) {
+		sockreap_bpf__destroy(t->skel);
+		t->skel = NULL;
+	}
+	return ret;
+}
+
 int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen)
 {
 	struct tracker *t = calloc(1, sizeof(*t));
 	struct btf *vmlinux = NULL;
+	bool has_tp, has_retx;
 	int ret;
 
 	if (!t)
@@ -214,53 +282,37 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 			 "run on Linux 4.16 or newer");
 		goto fail;
 	}
-	t->has_send_tp = !opts->no_send_tp && btf_has_tp(vmlinux, "tcp_sendmsg_locked");
 	t->has_destroy = btf__find_by_name_kind(vmlinux, "bpf_sock_destroy", BTF_KIND_FUNC) >= 0;
 
-	t->skel = sockreap_bpf__open();
-	if (!t->skel) {
-		ret = -errno;
-		snprintf(err, errlen, "sockreap: cannot open the BPF object: %s", strerror(-ret));
-		goto fail;
-	}
-	t->skel->rodata->cfg_netns_ino = opts->netns_ino;
-	set_target_rodata(t->skel, opts);
-	t->skel->rodata->cfg_pidns_dev = opts->pidns_dev;
-	t->skel->rodata->cfg_pidns_ino = opts->pidns_ino;
 	t->cookie_keys = probe_cookie_helper();
-	t->skel->rodata->cfg_key_cookie = t->cookie_keys;
-	if (!t->cookie_keys && getrandom(&t->skel->rodata->cfg_key_salt,
-					 sizeof(t->skel->rodata->cfg_key_salt), 0) < 0)
+	if (!t->cookie_keys && getrandom(&t->key_salt, sizeof(t->key_salt), 0) < 0)
 		pr_warn("no random salt for socket keys: %s", strerror(errno));
-	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
-	bpf_map__set_max_entries(t->skel->maps.sr_hot, opts->map_capacity);
-	if (!t->has_send_tp)
-		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
-	/* Only evidence for the stall cause: without it retransmissions read 0. */
-	if (!btf_has_tp(vmlinux, "tcp_retransmit_skb"))
-		bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, false);
-
-	ret = sockreap_bpf__load(t->skel);
-	if (ret) {
-		/* The privileges were checked before: this is the kernel's word. */
-		snprintf(err, errlen,
-			 "sockreap: this kernel refused BPF program '%s' (%s): %s; its verifier log "
-			 "is above (--verbose: whole)",
-			 g_refused_prog[0] ? g_refused_prog : "?", strerror(-ret),
-			 g_refused_why[0] ? g_refused_why : "no verifier message");
-		goto fail;
+	has_tp = btf_has_tp(vmlinux, "tcp_sendmsg_locked");
+	has_retx = btf_has_tp(vmlinux, "tcp_retransmit_skb");
+	if (has_tp && opts->send_path != TRACKER_SEND_SWEEP && opts->send_path != TRACKER_SEND_FENTRY)
+		t->send_path = TRACKER_SEND_TRACEPOINT;
+	else if (opts->send_path == TRACKER_SEND_AUTO || opts->send_path == TRACKER_SEND_FENTRY)
+		t->send_path = TRACKER_SEND_FENTRY;
+	else
+		t->send_path = TRACKER_SEND_SWEEP;
+	if (t->send_path == TRACKER_SEND_TRACEPOINT || opts->send_path == TRACKER_SEND_TRACEPOINT) {
+		if (!has_tp) {
+			ret = -EOPNOTSUPP;
+			snprintf(err, errlen, "sockreap: this kernel has no tcp_sendmsg_locked tracepoint "
+					      "(Linux 6.16+): use --send-path auto, fentry or sweep");
+			goto fail;
+		}
 	}
-	/* Filters go in before anything is attached: no event sees an empty filter. */
-	ret = set_filters(t, opts);
-	if (ret) {
-		snprintf(err, errlen, "sockreap: cannot fill the filter maps: %s", strerror(-ret));
-		goto fail;
+	ret = load_and_attach(t, opts, has_retx, opts->send_path == TRACKER_SEND_AUTO, err, errlen);
+	if (ret && t->send_path == TRACKER_SEND_FENTRY && opts->send_path == TRACKER_SEND_AUTO) {
+		/* fentry refused (kernel lockdown, no BTF for the function):
+		 * the sweep needs nothing more than what is already loaded. */
+		pr_info("fentry on tcp_sendmsg_locked refused here: the send path is the sweep");
+		t->send_path = TRACKER_SEND_SWEEP;
+		ret = load_and_attach(t, opts, has_retx, false, err, errlen);
 	}
-	ret = sockreap_bpf__attach(t->skel);
-	if (ret) {
-		snprintf(err, errlen, "sockreap: cannot attach the BPF programs: %s", strerror(-ret));
+	if (ret)
 		goto fail;
-	}
 	/* The skeleton's attach links the iter/ programs too. */
 	t->sweep_link = t->skel->links.sr_sweep;
 	if (t->has_destroy)
@@ -281,9 +333,19 @@ fail:
 	return ret;
 }
 
-bool tracker_has_send_tp(const struct tracker *t)
+enum tracker_send_path tracker_send_path(const struct tracker *t)
 {
-	return t->has_send_tp;
+	return t->send_path;
+}
+
+const char *tracker_send_path_name(enum tracker_send_path p)
+{
+	static const char *const names[] = {
+		[TRACKER_SEND_AUTO] = "auto",	  [TRACKER_SEND_TRACEPOINT] = "tracepoint",
+		[TRACKER_SEND_FENTRY] = "fentry", [TRACKER_SEND_SWEEP] = "sweep",
+	};
+
+	return p <= TRACKER_SEND_SWEEP ? names[p] : "?";
 }
 
 bool tracker_keys_are_cookies(const struct tracker *t)

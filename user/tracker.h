@@ -21,6 +21,16 @@ struct target_selector {
 	size_t n_ports;
 };
 
+/* How queued data is noticed: the tcp_sendmsg_locked tracepoint (6.16+), an
+ * fentry program on the function (where the kernel allows it: no lockdown),
+ * or a sweep of every socket each scan. */
+enum tracker_send_path {
+	TRACKER_SEND_AUTO = 0,	/* the first of those that this kernel takes */
+	TRACKER_SEND_TRACEPOINT,
+	TRACKER_SEND_FENTRY,
+	TRACKER_SEND_SWEEP,
+};
+
 struct tracker_opts {
 	uint32_t netns_ino;	/* 0 = every network namespace */
 	const struct target_selector *targets; /* first match wins; at most SR_MAX_TARGETS */
@@ -29,7 +39,7 @@ struct tracker_opts {
 	size_t n_exclude_ports;
 	uint32_t map_capacity;
 	bool verbose;
-	bool no_send_tp;	/* do not attach tcp_sendmsg_locked even if present */
+	enum tracker_send_path send_path;
 	uint64_t pidns_dev, pidns_ino; /* the daemon's pid namespace, 0 if the initial one */
 };
 
@@ -70,8 +80,9 @@ int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap);
 /* Fresh state of one socket; -ENOENT once it is gone. */
 int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out);
 void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX]);
-/* Does the kernel have the tcp_sendmsg_locked tracepoint (owner at send time)? */
-bool tracker_has_send_tp(const struct tracker *t);
+/* The send path chosen (owner and queue at send time, or the sweep). */
+enum tracker_send_path tracker_send_path(const struct tracker *t);
+const char *tracker_send_path_name(enum tracker_send_path p);
 /* Are map keys socket cookies (SO_COOKIE), or salted socket addresses (before
  * Linux 5.12, whose tracing programs cannot read cookies)? */
 bool tracker_keys_are_cookies(const struct tracker *t);

@@ -92,13 +92,14 @@ bg_ns() {
 
 # wait_for FILE REGEX TIMEOUT_S: poll until the file has a matching line.
 wait_for() {
-	local f=$1 re=$2 t i
-	t=$(scaled_int "$3")
-	for ((i = 0; i < t * 20; i++)); do
+	local f=$1 re=$2 end
+	end=$((SECONDS + $(scaled_int "$3")))
+	# Bounded by the clock, not a count of polls: a poll is slow in a guest.
+	while [ "$SECONDS" -lt "$end" ]; do
 		grep -Eq -- "$re" "$f" 2>/dev/null && return 0
 		sleep 0.05
 	done
-	return 1
+	grep -Eq -- "$re" "$f" 2>/dev/null
 }
 
 # start_daemon NS NAME ARGS...: run sockreap in NS, wait for event=ready.
@@ -176,7 +177,7 @@ expect_result() { # NAME FILE WANT
 # the peer's own deadline (not earlier: an early EOF/error is a reap).
 expect_live() {
 	local got el; got=$(result_of "$2"); el=$(field_of "$2" elapsed)
-	if [ "$got" = timeout ] || { [ "$got" = eof ] && [ "$(echo "${el:-0} >= $3 - 1" | bc)" = 1 ]; }; then
+	if [ "$got" = timeout ] || { [ "$got" = eof ] && [ "$(echo "${el:-0} >= $3 - $(scaled 1)" | bc)" = 1 ]; }; then
 		ok "$1: untouched until the deadline (result=$got after ${el}s)"
 	else
 		fail "$1: result=${got:-none} after ${el:-?}s, want to last ${3}s ($(tail -1 "$2"))"
@@ -206,9 +207,9 @@ alive() { ours "$1" && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
 # wait_pids TIMEOUT_S PID...: bounded wait for test processes to end on their own.
 wait_pids() {
-	local t p i any
-	t=$(scaled_int "$1"); shift
-	for ((i = 0; i < t * 20; i++)); do
+	local end p any
+	end=$((SECONDS + $(scaled_int "$1"))); shift
+	while [ "$SECONDS" -lt "$end" ]; do
 		any=
 		for p in "$@"; do alive "$p" && any=1 && break; done
 		[ -n "$any" ] || break

@@ -8,6 +8,11 @@ require_env
 command -v setpriv >/dev/null || skip "setpriv not installed (util-linux)"
 
 CAPS=(bpf perfmon sys_ptrace dac_read_search)
+# Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK: what a unit file's
+# LimitMEMLOCK=infinity (or a container's --ulimit memlock=-1) gives the
+# daemon, set here while still root; no capability is added for it.
+ulimit -l unlimited 2>/dev/null || skip "cannot raise RLIMIT_MEMLOCK"
+
 caps_but() { local c out="-all"; for c in "${CAPS[@]}"; do [ "$c" = "${1:-}" ] || out+=",+$c"; done; echo "$out"; }
 
 new_netns NS priv

@@ -44,8 +44,11 @@ sig STOP "$REUSE_CLI"
 
 sig STOP "$PAUSED_CLI"; sleep "$(scaled 1)"; sig CONT "$PAUSED_CLI"
 
-wait_pids $((DUR + 5)) $(printf '%s\n' "${PIDS[@]}" | grep -vx "$DAEMON_PID")
+# Everything but the daemon and the two stopped readers ends by its deadline
+# (or its reap); the stopped ones are let go afterwards.
+wait_pids $((DUR + 5)) $(printf '%s\n' "${PIDS[@]}" | grep -vx -e "$DAEMON_PID" -e "$FROZEN_CLI" -e "$REUSE_CLI")
 for p in "$FROZEN_CLI" "$REUSE_CLI"; do sig CONT "$p" 2>/dev/null; done
+wait_pids 5 "$FROZEN_CLI" "$REUSE_CLI"
 undrop "$NS"
 
 echo "-- dead connections are reaped"

@@ -251,6 +251,8 @@ static void test_send_path(void **state)
 	assert_int_equal(cfg.send_path, SEND_PATH_TRACEPOINT);
 	assert_ok(PARSE("--send-path=sweep"));
 	assert_int_equal(cfg.send_path, SEND_PATH_SWEEP);
+	assert_ok(PARSE("--send-path", "fentry"));
+	assert_int_equal(cfg.send_path, SEND_PATH_FENTRY);
 	assert_ok(PARSE_ENV(ARGS("SOCKREAP_SEND_PATH=sweep"), "--send-path", "auto"));
 	assert_int_equal(cfg.send_path, SEND_PATH_AUTO);
 	assert_ok(PARSE_ENV(ARGS("SOCKREAP_SEND_PATH=tracepoint"), NULL));
@@ -1116,7 +1118,7 @@ static void test_enum_options(void **state)
 	assert_bad(PARSE("--kill-method", "Destroy"), "--kill-method");
 	assert_non_null(strstr(err, "use auto, shutdown or destroy"));
 	assert_bad(PARSE("--send-path", "kprobe"), "--send-path");
-	assert_non_null(strstr(err, "use auto, tracepoint or sweep"));
+	assert_non_null(strstr(err, "use auto, tracepoint, fentry or sweep"));
 	assert_bad(PARSE("--log-format", "xml"), "--log-format");
 	assert_non_null(strstr(err, "use logfmt or json"));
 	assert_bad(PARSE_ENV(ARGS("SOCKREAP_KILL_METHOD="), NULL), "SOCKREAP_KILL_METHOD");
