@@ -108,6 +108,16 @@ static bool cause_applies(int reason, int cause)
 	}
 }
 
+static void render_causes(FILE *f, const char *name, const uint64_t counts[REASON_MAX][CAUSE_MAX])
+{
+	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+		for (int c = 0; c < CAUSE_MAX; c++)
+			if (cause_applies(r, c))
+				fprintf(f, "%s{reason=\"%s\",cause=\"%s\"} %llu\n", name,
+					policy_reason_name(r), policy_cause_name(c),
+					(unsigned long long)counts[r][c]);
+}
+
 int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 {
 	FILE *f = open_memstream(out, len);
@@ -129,20 +139,10 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 
 	/* Causes by reason: only the pairs that can occur, so the label set stays small. */
 	family(f, "sockreap_stall_causes_total", "counter", "Verdicts fired, by reason and cause.");
-	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
-		for (int c = 0; c < CAUSE_MAX; c++)
-			if (cause_applies(r, c))
-				fprintf(f, "sockreap_stall_causes_total{reason=\"%s\",cause=\"%s\"} %llu\n",
-					policy_reason_name(r), policy_cause_name(c),
-					(unsigned long long)m->stall_causes[r][c]);
+	render_causes(f, "sockreap_stall_causes_total", m->stall_causes);
 	family(f, "sockreap_reap_causes_total", "counter",
 	       "Sockets shut down (result ok), by reason and cause.");
-	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
-		for (int c = 0; c < CAUSE_MAX; c++)
-			if (cause_applies(r, c))
-				fprintf(f, "sockreap_reap_causes_total{reason=\"%s\",cause=\"%s\"} %llu\n",
-					policy_reason_name(r), policy_cause_name(c),
-					(unsigned long long)m->reap_causes[r][c]);
+	render_causes(f, "sockreap_reap_causes_total", m->reap_causes);
 
 	family(f, "sockreap_owner_failures_total", "counter",
 	       "Reap attempts that found no owner fd, by cause (the destroy fallback may follow).");

@@ -1,4 +1,4 @@
-/* tracker.c - the skeleton flow: open, size, load, attach; map reads in batches. */
+/* tracker.c - the skeleton flow: probe, open, size, load, attach; sweeps and the destroy walk. */
 #include "tracker.h"
 
 #include <bpf/bpf.h>
@@ -11,27 +11,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "bpf_log.h"
 #include "log.h"
 #include "netns.h"
 #include "ports.h"
-#include "destroy.skel.h"
 #include "probe.skel.h"
-#include "sockreap.skel.h"
-
-#define BATCH 4096
-
-struct tracker {
-	struct sockreap_bpf *skel;
-	struct destroy_bpf *destroy; /* NULL without bpf_sock_destroy() */
-	struct bpf_link *sweep_link;	/* the skeletons' own links to the iter/ programs */
-	struct bpf_link *destroy_link;
-	enum tracker_send_path send_path; /* how sends are seen: never AUTO once open */
-	bool has_destroy;
-	bool cookie_keys;	/* map keys are socket cookies, else salted addresses */
-	__u64 key_salt;
-	int ncpus;
-	uint64_t *percpu; /* ncpus values for one counter */
-};
+#include "tracker_internal.h"
 
 static int or_port_mask(int fd, const struct sr_port_range *r, size_t n, __u32 bit)
 {
@@ -88,70 +73,6 @@ static void set_target_rodata(struct sockreap_bpf *skel, const struct tracker_op
 	skel->rodata->cfg_port_lookup = port_lookup;
 }
 
-#define VERIFIER_TAIL_LINES 30
-
-static bool g_verbose;
-static bool g_quiet; /* a probe is loading: its refusal is an answer, not an error */
-/* What the kernel said about the last program it refused (for the one-line error). */
-static char g_refused_prog[64], g_refused_why[256];
-
-/* Keep the last non-empty line of a verifier log before its END marker. */
-static void note_verifier_reason(const char *log)
-{
-	const char *end = strstr(log, "-- END PROG LOAD LOG --"), *p, *start;
-
-	if (!end)
-		end = log + strlen(log);
-	for (p = end; p > log && (p[-1] == '\n' || p[-1] == ' '); p--)
-		;
-	for (start = p; start > log && start[-1] != '\n'; start--)
-		;
-	snprintf(g_refused_why, sizeof(g_refused_why), "%.*s", (int)(p - start), start);
-}
-
-/* The verifier log's last lines only, unless verbose: its reason is at the end. */
-static char *verifier_tail(char *msg)
-{
-	char *begin = strstr(msg, "-- BEGIN PROG LOAD LOG --"), *p;
-	int lines = 0;
-
-	if (g_verbose || !begin)
-		return msg;
-	for (p = msg + strlen(msg); p > begin; p--)
-		if (p[-1] == '\n' && ++lines > VERIFIER_TAIL_LINES)
-			return p;
-	return msg;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
-	char *msg = NULL, *q;
-
-	if ((lvl == LOG_DEBUG || g_quiet) && !g_verbose)
-		return 0;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		return 0;
-	if (strstr(msg, "-- BEGIN PROG LOAD LOG --")) {
-		note_verifier_reason(msg);
-		if (verifier_tail(msg) != msg)
-			pr_warn("verifier log (its last %d lines; --verbose shows it whole):",
-				VERIFIER_TAIL_LINES);
-	}
-	/* libbpf: prog 'NAME': BPF program load failed: ... */
-	if ((q = strstr(msg, "prog '")) && (strstr(msg, "load failed") || strstr(msg, "failed to load")))
-		sscanf(q, "prog '%63[^']'", g_refused_prog);
-	log_lines(lvl, verifier_tail(msg));
-	free(msg);
-	return 0;
-}
-
-void tracker_setup_logging(bool verbose)
-{
-	g_verbose = verbose;
-	libbpf_set_print(libbpf_print);
-}
-
 static bool btf_has_tp(const struct btf *btf, const char *tp)
 {
 	char name[128];
@@ -165,9 +86,9 @@ static bool probe_cookie_helper(void)
 {
 	struct probe_bpf *p;
 
-	g_quiet = true;
+	bpf_log_quiet(true);
 	p = probe_bpf__open_and_load();
-	g_quiet = false;
+	bpf_log_quiet(false);
 	probe_bpf__destroy(p);
 	return p != NULL;
 }
@@ -223,11 +144,11 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 	if (!has_retx)
 		bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, false);
 
-	g_quiet = quiet;
-	g_refused_prog[0] = g_refused_why[0] = '\0';
+	bpf_log_quiet(quiet);
+	bpf_log_forget_refusal();
 	ret = sockreap_bpf__load(t->skel);
-	g_quiet = false;
-	if (ret == -EPERM && !g_refused_prog[0]) {
+	bpf_log_quiet(false);
+	if (ret == -EPERM && !bpf_log_refused_prog()[0]) {
 		/* Privileges were checked: what is left is the memory limit. */
 		snprintf(err, errlen,
 			 "sockreap: the kernel refused to create the BPF maps (%s): this kernel "
@@ -239,8 +160,8 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 		/* The privileges were checked before: this is the kernel's word. */
 		snprintf(err, errlen,
 			 "sockreap: this kernel refused BPF program '%s' (%s): %s%s",
-			 g_refused_prog[0] ? g_refused_prog : "?", strerror(-ret),
-			 g_refused_why[0] ? g_refused_why : "no verifier message",
+			 bpf_log_refused_prog()[0] ? bpf_log_refused_prog() : "?", strerror(-ret),
+			 bpf_log_refused_why()[0] ? bpf_log_refused_why() : "no verifier message",
 			 ret == -EPERM ? " (kernel lockdown refuses fentry programs: use --send-path "
 					 "auto or sweep)"
 				       : "; its verifier log is above (--verbose: whole)");
@@ -428,125 +349,6 @@ int tracker_sweep_all_netns(struct tracker *t)
 int tracker_sweep(struct tracker *t)
 {
 	return run_iter(t->sweep_link);
-}
-
-static int grow(struct tracker_snapshot *s, size_t want)
-{
-	uint64_t *k;
-	struct sr_sock *v;
-	uint8_t *h;
-
-	if (want <= s->cap)
-		return 0;
-	h = realloc(s->hot_vals, want);
-	if (!h)
-		return -ENOMEM;
-	s->hot_vals = h;
-	k = realloc(s->cookies, want * sizeof(*k));
-	if (!k)
-		return -ENOMEM;
-	s->cookies = k;
-	v = realloc(s->socks, want * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	s->socks = v;
-	/* The kernel fills these; zero them once so tools that cannot see a
-	 * bpf() batch write (valgrind) do not take them for uninitialised. */
-	memset(k + s->cap, 0, (want - s->cap) * sizeof(*k));
-	memset(v + s->cap, 0, (want - s->cap) * sizeof(*v));
-	s->cap = want;
-	return 0;
-}
-
-void tracker_snapshot_free(struct tracker_snapshot *snap)
-{
-	free(snap->cookies);
-	free(snap->socks);
-	free(snap->hot_vals);
-	memset(snap, 0, sizeof(*snap));
-}
-
-/*
- * Read a whole hash map in batches: keys into s->cookies, values into
- * s->socks (the socket map) or s->hot_vals (the candidate set). The number
- * read goes to s->n.
- */
-static int read_all(struct tracker_snapshot *s, int fd, bool hot)
-{
-	uint64_t token = 0;
-	bool first = true;
-
-	s->n = 0;
-	for (;;) {
-		__u32 want = BATCH, count;
-		int ret;
-
-		for (;;) {
-			if (grow(s, s->n + want))
-				return -ENOMEM;
-			count = want;
-			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, s->cookies + s->n,
-						   hot ? (void *)(s->hot_vals + s->n) : (void *)(s->socks + s->n),
-						   &count, NULL);
-			/* ENOSPC with nothing read: one hash bucket holds more than
-			 * `want` entries. Retry with more room. */
-			if (!ret || errno != ENOSPC || count || want >= 64 * BATCH)
-				break;
-			want *= 4;
-		}
-		s->n += count;
-		first = false;
-		if (ret)
-			return errno == ENOENT ? 0 : -errno;
-	}
-}
-
-int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
-{
-	return read_all(snap, bpf_map__fd(t->skel->maps.sr_socks), false);
-}
-
-int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap)
-{
-	int hfd = bpf_map__fd(t->skel->maps.sr_hot), sfd = bpf_map__fd(t->skel->maps.sr_socks);
-	size_t kept = 0;
-	int ret = read_all(snap, hfd, true);
-
-	if (ret)
-		return ret;
-	/* Then each candidate's entry. One whose entry is gone was closed
-	 * between the two reads (BPF deletes both on TCP_CLOSE): drop it. */
-	for (size_t i = 0; i < snap->n; i++) {
-		if (bpf_map_lookup_elem(sfd, &snap->cookies[i], &snap->socks[kept])) {
-			if (errno != ENOENT)
-				return -errno;
-			bpf_map_delete_elem(hfd, &snap->cookies[i]);
-			continue;
-		}
-		snap->cookies[kept++] = snap->cookies[i];
-	}
-	snap->n = kept;
-	return 0;
-}
-
-int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out)
-{
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sr_socks), &cookie, out))
-		return -errno;
-	return 0;
-}
-
-void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX])
-{
-	int fd = bpf_map__fd(t->skel->maps.sr_counters);
-
-	for (__u32 i = 0; i < SR_CNT_MAX; i++) {
-		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, t->percpu))
-			continue;
-		for (int c = 0; c < t->ncpus; c++)
-			out[i] += t->percpu[c];
-	}
 }
 
 void tracker_close(struct tracker *t)

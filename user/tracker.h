@@ -57,13 +57,6 @@ struct tracker_snapshot {
 
 void tracker_snapshot_free(struct tracker_snapshot *snap);
 
-/*
- * Route libbpf's messages into the log (its debug output only when verbose).
- * A verifier log is logged line by line, never cut: whole when verbose, else
- * its last lines; its last line also goes into tracker_open()'s error.
- */
-void tracker_setup_logging(bool verbose);
-
 /* Returns 0 or negative errno; on failure *err names the problem and the fix. */
 int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen);
 /* Walk the current netns's TCP sockets through iter/tcp, recording them. */

@@ -1,0 +1,26 @@
+/* tracker_internal.h - the tracker's state, shared by its loader (tracker.c)
+ * and its reader (tracker_read.c); nothing else includes it. */
+#ifndef SR_TRACKER_INTERNAL_H
+#define SR_TRACKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "destroy.skel.h"
+#include "sockreap.skel.h"
+#include "tracker.h"
+
+struct tracker {
+	struct sockreap_bpf *skel;
+	struct destroy_bpf *destroy; /* NULL without bpf_sock_destroy() */
+	struct bpf_link *sweep_link;	/* the skeletons' own links to the iter/ programs */
+	struct bpf_link *destroy_link;
+	enum tracker_send_path send_path; /* how sends are seen: never AUTO once open */
+	bool has_destroy;
+	bool cookie_keys;	/* map keys are socket cookies, else salted addresses */
+	__u64 key_salt;
+	int ncpus;
+	uint64_t *percpu; /* ncpus values for one counter */
+};
+
+#endif
