@@ -44,7 +44,7 @@ else
 	for ((i = 0; i < 50; i++)); do running "$TAG-rtdefault" || break; sleep 0.2; done
 	rc=$(podman inspect --format '{{.State.ExitCode}}' "$TAG-rtdefault")
 	line=$(podman logs "$TAG-rtdefault" 2>&1 | grep -v 'event=log' | tail -1)
-	if [ "$gated" = yes ] && [ "$rc" = 2 ] && grep -q 'Operation not permitted' <<<"$line"; then
+	if [ "$gated" = yes ] && [ "$rc" = 2 ] && grep -Eqi 'Operation not permitted|EPERM|seccomp' <<<"$line"; then
 		ok "$prof allows bpf() only with CAP_SYS_ADMIN: exit 2, as the manifest's comment says: $line"
 	else
 		fail "under $prof (bpf gated by SYS_ADMIN: $gated): exit $rc: $line"
@@ -65,6 +65,11 @@ start_sockreap "$TAG-dry" "$POD" "$F" sockreap "${LOCAL[@]}" ||
 	fatal "the dry-run sidecar did not get ready: $(podman logs "$TAG-dry" 2>&1 | tail -3)"
 T_READY=$(date +%s.%N)
 ok "ready: $(podman logs "$TAG-dry" 2>&1 | grep -o 'event=ready.*' | cut -c1-150)"
+# Start-up time under the manifest's CPU limit (the liveness probe's budget).
+t_start=$(date -d "$(podman inspect --format '{{.State.StartedAt}}' "$TAG-dry" | sed 's/ +0000 UTC$//; s/ UTC$//')" +%s.%N 2>/dev/null)
+t_ready=$(date -d "$(podman logs "$TAG-dry" 2>&1 | grep -o '^ts=[^ ]* event=ready' | cut -d' ' -f1 | cut -d= -f2)" +%s.%N 2>/dev/null)
+[ -n "$t_start" ] && [ -n "$t_ready" ] &&
+	echo "  start-up under the manifest's CPU limit: $(echo "$t_ready - $t_start" | bc) s from container start to event=ready" >>"$TMP/notes"
 D=$(cpid "$TAG-dry")
 # CAP_DAC_READ_SEARCH=2, CAP_SYS_PTRACE=19, CAP_PERFMON=38, CAP_BPF=39
 check "effective capabilities are exactly the four documented ones" test "$(proc_field "$D" CapEff)" = 000000c000080004
