@@ -174,7 +174,7 @@ test-kernels: deps all
 # The README's test command: every test, unit (plain and sanitized), integration
 # on this kernel, and the kernel suite on each guest kernel.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all unit unit-asan fuzz-short
+	$(Q)$(MAKE) --no-print-directory all unit unit-asan fuzz-short validate-manifests
 	$(Q)$(MAKE) --no-print-directory integration integration-san
 	$(Q)$(MAKE) --no-print-directory kernel-suite
 
@@ -205,5 +205,8 @@ $(BUILD)/bench/%: bench/%.c | $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
+
+# Deployment: make install, make test-deploy (podman), make validate-manifests.
+include deploy/deploy.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

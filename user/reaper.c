@@ -203,19 +203,18 @@ static int locate_owner(const struct owner_index *ix, const struct sr_sock *e, s
 	return owner_find(e->ino, (pid_t)e->owner_tgid, own);
 }
 
-/* Through the owner: pidfd_open, pidfd_getfd, SO_COOKIE, re-check, shutdown. */
-static enum reap_result reap_shutdown(struct tracker *t, const struct owner_index *ix,
-				      uint64_t cookie, const struct sr_sock *e,
-				      const struct policy_verdict *v, bool dry_run,
-				      struct reap_report *rep)
+/*
+ * A duplicate of the owner's fd for socket e: the owner located, its pid
+ * pinned with a pidfd (pids recycle), the fd re-checked, then pidfd_getfd.
+ * REAP_OK with *dup (the caller closes it), or the result to report.
+ */
+static enum reap_result hold_owner_fd(const struct owner_index *ix, const struct sr_sock *e,
+				      struct reap_report *rep, int *dup)
 {
 	struct owner_ref own;
-	enum reap_result res;
-	int pidfd = -1, dup = -1, ret;
-	struct linger lg = { 1, 0 };
-	bool unreadable;
+	enum reap_result res = REAP_OK;
+	int pidfd, ret;
 
-	rep->method = "shutdown";
 	if (!e->ino) {
 		rep->detail = "socket inode unknown";
 		rep->cause = OWNER_INODE_UNKNOWN;
@@ -247,12 +246,12 @@ static enum reap_result reap_shutdown(struct tracker *t, const struct owner_inde
 	/* The pid is pinned now; make sure it is still the process we looked at. */
 	if (!owner_fd_is(own.pid, own.fd, e->ino)) {
 		rep->detail = "fd closed or reused before pidfd_open";
-		res = REAP_GONE;
-		goto out;
+		close(pidfd);
+		return REAP_GONE;
 	}
 	test_pause("getfd");
-	dup = (int)syscall(SYS_pidfd_getfd, pidfd, own.fd, 0);
-	if (dup < 0) {
+	*dup = (int)syscall(SYS_pidfd_getfd, pidfd, own.fd, 0);
+	if (*dup < 0) {
 		rep->err = errno;
 		if (errno == EBADF || errno == ESRCH) {
 			rep->detail = "fd closed";
@@ -263,35 +262,41 @@ static enum reap_result reap_shutdown(struct tracker *t, const struct owner_inde
 			rep->cause = errno == EPERM ? OWNER_PTRACE_DENIED : OWNER_GETFD_FAILED;
 			res = REAP_NO_OWNER;
 		}
-		goto out;
 	}
+	close(pidfd);
+	return res;
+}
+
+/* Through the owner: its fd duplicated, SO_COOKIE, the verdict re-checked, shutdown. */
+static enum reap_result reap_shutdown(struct tracker *t, const struct owner_index *ix,
+				      uint64_t cookie, const struct sr_sock *e,
+				      const struct policy_verdict *v, bool dry_run,
+				      struct reap_report *rep)
+{
+	struct linger lg = { 1, 0 };
+	enum reap_result res;
+	bool unreadable;
+	int dup = -1;
+
+	rep->method = "shutdown";
+	res = hold_owner_fd(ix, e, rep, &dup);
+	if (res != REAP_OK)
+		return res;
 	if (!same_socket(t, dup, cookie, e)) {
 		rep->detail = "fd now holds another socket";
 		res = REAP_MISMATCH;
-		goto out;
-	}
-	rep->detail = still_dead(t, dup, cookie, e, v, rep, &unreadable);
-	if (rep->detail) {
+	} else if ((rep->detail = still_dead(t, dup, cookie, e, v, rep, &unreadable))) {
 		/* Unreadable state: do nothing, and say so (result=error). */
 		res = unreadable ? REAP_ERROR : REAP_RESUMED;
-		goto out;
-	}
-	if (dry_run) {
+	} else if (dry_run) {
 		res = REAP_DRY_RUN;
-		goto out;
-	}
-	if (setsockopt(dup, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) ||
-	    shutdown(dup, SHUT_RDWR)) {
+	} else if (setsockopt(dup, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) ||
+		   shutdown(dup, SHUT_RDWR)) {
 		rep->err = errno;
 		rep->detail = "shutdown failed";
 		res = REAP_ERROR;
-		goto out;
 	}
-	res = REAP_OK;
-out:
-	if (dup >= 0)
-		close(dup);
-	close(pidfd);
+	close(dup);
 	return res;
 }
 

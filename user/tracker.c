@@ -112,6 +112,21 @@ static void open_destroy(struct tracker *t)
 	}
 }
 
+/* Is this process under a seccomp filter (Seccomp: 2 in /proc/self/status)? */
+static bool under_seccomp_filter(void)
+{
+	char line[128];
+	bool filtered = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Seccomp:", 8))
+			filtered = atoi(line + 8) == 2;
+	if (f)
+		fclose(f);
+	return filtered;
+}
+
 /*
  * Open, configure, load and attach the trackers for t->send_path. quiet: a
  * failure is an answer (a fallback follows), so libbpf's messages are kept
@@ -148,13 +163,19 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 	bpf_log_forget_refusal();
 	ret = sockreap_bpf__load(t->skel);
 	bpf_log_quiet(false);
-	if (ret == -EPERM && !bpf_log_refused_prog()[0]) {
+	if (ret == -EPERM && !bpf_log_refused_prog()[0] && under_seccomp_filter()) {
+		snprintf(err, errlen,
+			 "sockreap: bpf() was refused (%s) under a seccomp filter: the runtime's "
+			 "default profile lets only CAP_SYS_ADMIN call bpf(); run with a profile that "
+			 "allows it (deploy/sockreap-seccomp.json, see deploy/README.md)",
+			 strerror(-ret));
+	} else if (ret == -EPERM && !bpf_log_refused_prog()[0]) {
 		/* Privileges were checked: what is left is the memory limit. */
 		snprintf(err, errlen,
 			 "sockreap: the kernel refused to create the BPF maps (%s): this kernel "
 			 "charges BPF memory to RLIMIT_MEMLOCK (before Linux 5.11); raise it for the "
 			 "daemon (ulimit -l unlimited, LimitMEMLOCK=infinity, --ulimit memlock=-1) or "
-			 "grant CAP_SYS_RESOURCE (or a seccomp profile refuses bpf())",
+			 "grant CAP_SYS_RESOURCE",
 			 strerror(-ret));
 	} else if (ret) {
 		/* The privileges were checked before: this is the kernel's word. */

@@ -95,7 +95,12 @@ else
 	cmd=("${SR_ARGV[@]}")
 fi
 # -k: a command that ignores SIGTERM is killed 5 s later; 124 = timed out.
-timeout -k 5 "$SR_TIMEOUT" "${cmd[@]}" < /dev/null > "$R/output" 2>&1
+# In a session of its own whose leader (bash) stays alive in another process
+# group than the command's (timeout makes its own): that group is never
+# orphaned, so the kernel does not SIGHUP it when a test SIGSTOPs a member and
+# another exits (POSIX orphaned-group rule; PID 1 has no session to lend).
+setsid --wait bash -c 'timeout -k 5 "$@"; exit $?' _ "$SR_TIMEOUT" "${cmd[@]}" \
+	< /dev/null > "$R/output" 2>&1
 rc=$?
 [[ $rc -eq 124 ]] && say "command timed out after ${SR_TIMEOUT}s"
 # Write-then-rename: the host never reads a half-written status.
