@@ -45,7 +45,7 @@ SKEL      := $(BPF_UNITS:%=$(BUILD)/%.skel.h)
 UNIT_TESTS := policy options log format metrics cgroup match listing episodes
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 ASAN_BINS  := $(UNIT_TESTS:%=$(BUILD)/asan/tests/test_%)
-TOOLS      := $(BUILD)/tests/tcpdrv
+TOOLS      := $(BUILD)/tests/tcpdrv $(BUILD)/tests/test_bpf
 
 .PHONY: all deps run test unit unit-asan integration integration-san san fuzz fuzz-short clean
 all: $(BUILD)/sockreap $(TOOLS)
@@ -81,6 +81,14 @@ $(SYS_OBJS) $(MAIN_OBJ): $(SKEL)
 $(BUILD)/sockreap: $(MAIN_OBJ) $(SYS_OBJS) $(PURE_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The BPF bookkeeping on a real loopback pair (root, BTF), through the daemon's loader.
+BPF_TEST_OBJS := $(BUILD)/user/tracker.o $(BUILD)/user/tracker_read.o $(BUILD)/user/bpf_log.o \
+		 $(BUILD)/user/netns.o $(BUILD)/user/log.o $(BUILD)/user/policy.o
+$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c $(BPF_TEST_OBJS) | $(SKEL)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(filter %.c %.o,$^) -lcmocka $(LDLIBS) -o $@
 
 $(BUILD)/tests/tcpdrv: tests/tools/tcpdrv.c | $(BUILD)
 	@mkdir -p $(dir $@)
@@ -162,7 +170,7 @@ integration-san: san
 # each in `make test`, the whole integration suite on each with
 # `make test-kernels`. Every wait and grace is scaled for the emulator; what a
 # kernel offers comes from the daemon's own event=ready line.
-KERNEL_TESTS     ?= cli scenarios half_close cause send_path privilege targets
+KERNEL_TESTS     ?= bpf cli scenarios half_close cause send_path privilege targets
 GUEST_TIME_SCALE ?= 3
 .PHONY: kernel-suite test-kernels
 kernel-suite: all

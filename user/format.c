@@ -7,6 +7,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <linux/types.h>
+
+#include "sockreap.h"
+
 void format_addr(char *buf, size_t len, uint16_t family, const uint32_t addr[4], uint16_t port)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -42,4 +46,22 @@ int format_parse_socket_link(const char *link, uint64_t *ino)
 		return -EINVAL;
 	*ino = v;
 	return 0;
+}
+
+/* One table, two spellings: ss's for `list`, snake case for metric labels. */
+static const struct {
+	const char *ss, *label;
+} tcp_states[SR_TCP_NSTATES] = {
+	{ "UNKNOWN", "unknown" },	   { "ESTAB", "established" },	  { "SYN-SENT", "syn_sent" },
+	{ "SYN-RECV", "syn_recv" },	   { "FIN-WAIT-1", "fin_wait1" }, { "FIN-WAIT-2", "fin_wait2" },
+	{ "TIME-WAIT", "time_wait" },	   { "CLOSE", "close" },	  { "CLOSE-WAIT", "close_wait" },
+	{ "LAST-ACK", "last_ack" },	   { "LISTEN", "listen" },	  { "CLOSING", "closing" },
+	{ "NEW-SYN-RECV", "new_syn_recv" },
+};
+
+const char *format_tcp_state(unsigned int state, bool label)
+{
+	if (state >= SR_TCP_NSTATES)
+		state = 0;
+	return label ? tcp_states[state].label : tcp_states[state].ss;
 }

@@ -2,6 +2,7 @@
 #ifndef SR_FORMAT_H
 #define SR_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,5 +13,8 @@ void format_addr(char *buf, size_t len, uint16_t family, const uint32_t addr[4],
 
 /* Parse a /proc/PID/fd link target "socket:[12345]". 0, or -EINVAL if it is not one. */
 int format_parse_socket_link(const char *link, uint64_t *ino);
+
+/* A TCP state's name: "ESTAB" (as ss prints it) or, with label, "established". */
+const char *format_tcp_state(unsigned int state, bool label);
 
 #endif

@@ -7,16 +7,6 @@
 #include "format.h"
 #include "log.h"
 
-static const char *const state_names[] = {
-	"UNKNOWN",   "ESTAB",	   "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
-	"CLOSE",     "CLOSE-WAIT", "LAST-ACK", "LISTEN",   "CLOSING",	 "NEW-SYN-RECV",
-};
-
-static const char *state_name(unsigned int s)
-{
-	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "UNKNOWN";
-}
-
 /* How far along its clock a row is, as a fraction of its limit. */
 static double progress(const struct policy_verdict *v)
 {
@@ -83,7 +73,7 @@ static void render_json(FILE *f, const struct list_row *rows, size_t n, uint64_t
 		format_addr(ra, sizeof(ra), e->family, e->daddr, e->dport);
 		listing_verdict(verdict, sizeof(verdict), v);
 		fprintf(f, "%s\n{\"cookie\":%llu,\"laddr\":\"%s\",\"raddr\":\"%s\",\"state\":\"%s\",\"pid\":%u,\"comm\":",
-			i ? "," : "", (unsigned long long)rows[i].cookie, la, ra, state_name(e->state),
+			i ? "," : "", (unsigned long long)rows[i].cookie, la, ra, format_tcp_state(e->state, false),
 			e->owner_tgid);
 		log_fput_json_string(f, e->comm);
 		fprintf(f, ",\"cgroup_id\":%llu,\"target\":", (unsigned long long)e->cgroup_id);
@@ -135,7 +125,7 @@ static void render_table(FILE *f, const struct list_row *rows, size_t n, uint64_
 		fmt_age(ack, sizeof(ack), since(now, e->last_progress_ns));
 		fmt_age(rx, sizeof(rx), since(now, e->last_rx_ns));
 		fprintf(f, "%-22s %-22s %-10s %7s %-16s %10u %14llu %8s %8s %8u %5u %-10s %-12s %s\n",
-			la, ra, state_name(e->state), pid, comm[0] ? comm : "-", policy_queued_bytes(e),
+			la, ra, format_tcp_state(e->state, false), pid, comm[0] ? comm : "-", policy_queued_bytes(e),
 			(unsigned long long)e->bytes_acked, ack, rx, e->snd_wnd, e->retransmits,
 			rows[i].target ? rows[i].target : "-",
 			has_clock(&rows[i].v) ? policy_cause_name(policy_cause(e, &rows[i].v)) : "-",

@@ -6,6 +6,8 @@
  */
 #include "metrics.h"
 
+#include "format.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,10 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const tcp_state_names[SR_TCP_NSTATES] = {
-	"unknown",   "established", "syn_sent", "syn_recv",   "fin_wait1", "fin_wait2", "time_wait",
-	"close",     "close_wait",  "last_ack", "listen",     "closing",   "new_syn_recv",
-};
 
 static const char *const bpf_counter_names[SR_CNT_MAX] = {
 	[SR_CNT_EV_SEND] = "tcp_sendmsg_locked",
@@ -165,7 +163,7 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");
 	for (int s = 1; s < SR_TCP_NSTATES; s++)
 		if (m->tracked_by_state[s] || s == 1 || s == 8)
-			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", tcp_state_names[s],
+			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", format_tcp_state((unsigned int)s, true),
 				(unsigned long long)m->tracked_by_state[s]);
 
 	family(f, "sockreap_map_capacity", "gauge", "Sockets the BPF map can hold.");
