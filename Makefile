@@ -30,7 +30,7 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 # Modules the unit tests link (pure but for cgroup.c's path lookup); also in the daemon.
 PURE_SRCS := user/log.c user/options.c user/target_spec.c user/value.c user/policy.c user/format.c \
 	     user/metrics.c user/cgroup.c user/listing.c user/episodes.c
-SYS_SRCS  := user/control.c user/netns.c user/tracker.c user/tracker_read.c user/bpf_log.c user/owner.c user/reaper.c user/daemon.c user/scan.c user/http.c \
+SYS_SRCS  := user/control.c user/netns.c user/tracker.c user/tracker_read.c user/tracker_destroy.c user/bpf_log.c user/owner.c user/reaper.c user/daemon.c user/scan.c user/http.c \
 	     user/startup.c user/targets.c user/observe.c user/list_server.c
 MAIN_SRC  := user/main.c
 
@@ -83,7 +83,8 @@ $(BUILD)/sockreap: $(MAIN_OBJ) $(SYS_OBJS) $(PURE_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The BPF bookkeeping on a real loopback pair (root, BTF), through the daemon's loader.
-BPF_TEST_OBJS := $(BUILD)/user/tracker.o $(BUILD)/user/tracker_read.o $(BUILD)/user/bpf_log.o \
+BPF_TEST_OBJS := $(BUILD)/user/tracker.o $(BUILD)/user/tracker_read.o $(BUILD)/user/tracker_destroy.o \
+		 $(BUILD)/user/bpf_log.o \
 		 $(BUILD)/user/netns.o $(BUILD)/user/log.o $(BUILD)/user/policy.o
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c $(BPF_TEST_OBJS) | $(SKEL)
 	@mkdir -p $(dir $@)

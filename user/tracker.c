@@ -1,4 +1,4 @@
-/* tracker.c - the skeleton flow: probe, open, size, load, attach; sweeps and the destroy walk. */
+/* tracker.c - the skeleton flow: probe, open, size, load, attach; sweeps. */
 #include "tracker.h"
 
 #include <bpf/bpf.h>
@@ -91,25 +91,6 @@ static bool probe_cookie_helper(void)
 	bpf_log_quiet(false);
 	probe_bpf__destroy(p);
 	return p != NULL;
-}
-
-/*
- * The destroy walk is optional: if its object will not load or attach here,
- * the daemon runs without the fallback (event=ready says destroy=unavailable).
- */
-static void open_destroy(struct tracker *t)
-{
-	t->destroy = destroy_bpf__open_and_load();
-	if (t->destroy && destroy_bpf__attach(t->destroy) == 0)
-		t->destroy_link = t->destroy->links.sr_destroy;
-	if (!t->destroy_link) {
-		pr_warn("bpf_sock_destroy() is in the kernel but its walk would not load (%s): "
-			"no destroy fallback",
-			strerror(errno));
-		destroy_bpf__destroy(t->destroy);
-		t->destroy = NULL;
-		t->has_destroy = false;
-	}
 }
 
 /* Is this process under a seccomp filter (Seccomp: 2 in /proc/self/status)? */
@@ -258,7 +239,7 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	/* The skeleton's attach links the iter/ programs too. */
 	t->sweep_link = t->skel->links.sr_sweep;
 	if (t->has_destroy)
-		open_destroy(t);
+		tracker_open_destroy(t);
 	t->ncpus = libbpf_num_possible_cpus();
 	t->percpu = calloc((size_t)(t->ncpus > 0 ? t->ncpus : 1), sizeof(uint64_t));
 	if (t->ncpus <= 0 || !t->percpu) {
@@ -300,8 +281,8 @@ bool tracker_has_destroy(const struct tracker *t)
 	return t->has_destroy;
 }
 
-/* Walk the current namespace's sockets with the destroy program. */
-static int run_iter(struct bpf_link *link)
+/* Walk the current namespace's sockets with an iterator program. */
+int tracker_run_iter(struct bpf_link *link)
 {
 	char buf[64];
 	int fd = bpf_iter_create(bpf_link__fd(link));
@@ -314,35 +295,6 @@ static int run_iter(struct bpf_link *link)
 		;
 	close(fd);
 	return r < 0 ? -errno : 0;
-}
-
-static int destroy_here(void *ctx)
-{
-	struct tracker *t = ctx;
-
-	return run_iter(t->destroy_link);
-}
-
-int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
-		    enum sr_destroy_check check, bool dry_run)
-{
-	struct destroy_bpf__bss *bss;
-	int ret;
-
-	if (!t->has_destroy)
-		return -EOPNOTSUPP;
-	bss = t->destroy->bss;
-	bss->destroy_cookie = cookie;
-	bss->destroy_expect_acked = e->bytes_acked;
-	bss->destroy_expect_state = e->state;
-	bss->destroy_check = check;
-	bss->destroy_dry_run = dry_run;
-	bss->destroy_result = SR_DESTROY_NOT_FOUND;
-	ret = netns_run_in(e->netns_ino, destroy_here, t);
-	bss->destroy_cookie = 0;
-	if (ret < 0)
-		return ret;
-	return bss->destroy_result;
 }
 
 static int sweep_here(void *ctx)
@@ -369,7 +321,7 @@ int tracker_sweep_all_netns(struct tracker *t)
 
 int tracker_sweep(struct tracker *t)
 {
-	return run_iter(t->sweep_link);
+	return tracker_run_iter(t->sweep_link);
 }
 
 void tracker_close(struct tracker *t)

@@ -23,4 +23,10 @@ struct tracker {
 	uint64_t *percpu; /* ncpus values for one counter */
 };
 
+/* Walk the current namespace's sockets with an iterator program. 0 or -errno. */
+int tracker_run_iter(struct bpf_link *link);
+
+/* Load and attach the destroy walk (tracker_destroy.c); on failure run without it. */
+void tracker_open_destroy(struct tracker *t);
+
 #endif
