@@ -29,7 +29,7 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 
 # Modules the unit tests link (pure but for cgroup.c's path lookup); also in the daemon.
 PURE_SRCS := user/log.c user/options.c user/target_spec.c user/value.c user/policy.c user/format.c \
-	     user/metrics.c user/cgroup.c user/listing.c user/episodes.c
+	     user/metrics.c user/cgroup.c user/listing.c user/episodes.c user/outcome.c
 SYS_SRCS  := user/control.c user/netns.c user/tracker.c user/tracker_read.c user/tracker_destroy.c user/bpf_log.c user/owner.c user/reaper.c user/daemon.c user/scan.c user/http.c \
 	     user/startup.c user/targets.c user/observe.c user/list_server.c
 MAIN_SRC  := user/main.c

@@ -116,18 +116,14 @@ static void render_causes(FILE *f, const char *name, const uint64_t counts[REASO
 					(unsigned long long)counts[r][c]);
 }
 
-int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
+/* Decisions: reaps and stalls by reason, result and cause; owner failures. */
+static void render_decisions(FILE *f, const struct sr_metrics *m)
 {
-	FILE *f = open_memstream(out, len);
-
-	if (!f)
-		return -ENOMEM;
-
 	family(f, "sockreap_reaps_total", "counter", "Reap attempts by reason and result.");
 	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
 		for (int x = 0; x < REAP_RESULT_MAX; x++)
 			fprintf(f, "sockreap_reaps_total{reason=\"%s\",result=\"%s\"} %llu\n",
-				policy_reason_name(r), policy_result_name(x),
+				policy_reason_name(r), reap_result_name(x),
 				(unsigned long long)m->reaps[r][x]);
 
 	family(f, "sockreap_stalls_total", "counter", "Verdicts fired, dry run included.");
@@ -146,8 +142,12 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	       "Reap attempts that found no owner fd, by cause (the destroy fallback may follow).");
 	for (int c = OWNER_INODE_UNKNOWN; c < OWNER_CAUSE_MAX; c++)
 		fprintf(f, "sockreap_owner_failures_total{cause=\"%s\"} %llu\n",
-			policy_owner_cause_name(c), (unsigned long long)m->owner_failures[c]);
+			owner_cause_name(c), (unsigned long long)m->owner_failures[c]);
+}
 
+/* What is tracked: sockets now stalled, by state, map capacity, BPF events. */
+static void render_tracking(FILE *f, const struct sr_metrics *m)
+{
 	family(f, "sockreap_stalled_sockets", "gauge", "Sockets whose verdict fires at the last scan.");
 	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
 		fprintf(f, "sockreap_stalled_sockets{reason=\"%s\"} %llu\n", policy_reason_name(r),
@@ -181,7 +181,11 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 		if (bpf_counter_names[c])
 			fprintf(f, "sockreap_bpf_events_total{program=\"%s\"} %llu\n",
 				bpf_counter_names[c], (unsigned long long)m->bpf[c]);
+}
 
+/* The scans themselves, reap latency, and who we are. */
+static void render_daemon(FILE *f, const struct sr_metrics *m)
+{
 	family(f, "sockreap_scans_total", "counter", "Scans of the socket map.");
 	fprintf(f, "sockreap_scans_total %llu\n", (unsigned long long)m->scans_total);
 
@@ -209,7 +213,18 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	fputs("\",kernel=\"", f);
 	label_value(f, m->kernel);
 	fputs("\"} 1\n", f);
+}
 
+int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+
+	if (!f)
+		return -ENOMEM;
+
+	render_decisions(f, m);
+	render_tracking(f, m);
+	render_daemon(f, m);
 	if (fclose(f))
 		return -ENOMEM;
 	return 0;

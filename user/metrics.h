@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "outcome.h"
 #include "sockreap.h"
 
 #define HIST_MAX_BUCKETS 16

@@ -36,7 +36,7 @@ void observe_decision(const char *event, const char *target, uint64_t cookie,
 		snprintf(pid, sizeof(pid), "%d", rep->pid);
 		snprintf(fd, sizeof(fd), "%d", rep->fd);
 		snprintf(q, sizeof(q), "%u", rep->queued ? rep->queued : policy_queued_bytes(e));
-		kv[n++] = (struct log_kv){ "result", policy_result_name(res), false };
+		kv[n++] = (struct log_kv){ "result", reap_result_name(res), false };
 		kv[n++] = (struct log_kv){ "method", rep->method, false };
 		kv[n++] = (struct log_kv){ "cause", cause, false };
 		kv[n++] = (struct log_kv){ "target", target, false };

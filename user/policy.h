@@ -17,28 +17,7 @@ enum sr_reason {
 	REASON_MAX,
 };
 
-/* What acting on a verdict came to: the result= of a reap log line. */
-enum reap_result {
-	REAP_OK = 0,	/* shut down */
-	REAP_DRY_RUN,	/* verified, and left alone because of --dry-run */
-	REAP_GONE,	/* the socket or its owner went away first */
-	REAP_NO_OWNER,	/* no process holding it could be found or duplicated */
-	REAP_MISMATCH,	/* the fd now holds another socket: untouched */
-	REAP_RESUMED,	/* the kernel's fresh state shows progress: untouched */
-	REAP_ERROR,
-	REAP_RESULT_MAX,
-};
 
-/* Why no owner fd could be had (result=no_owner). */
-enum owner_cause {
-	OWNER_OK = 0,
-	OWNER_INODE_UNKNOWN,	/* the socket's inode was never seen */
-	OWNER_NOT_FOUND,	/* no visible process holds it (other pid namespace, passed away) */
-	OWNER_PROC_UNREADABLE,	/* /proc could not be read */
-	OWNER_PTRACE_DENIED,	/* pidfd_getfd refused: EPERM */
-	OWNER_GETFD_FAILED,	/* pidfd_getfd failed otherwise */
-	OWNER_CAUSE_MAX,
-};
 
 /* Why a verdict fired, from the kernel's own facts: the cause= of log lines. */
 enum sr_cause {
@@ -85,7 +64,5 @@ enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict 
 
 const char *policy_reason_name(enum sr_reason r);
 const char *policy_cause_name(enum sr_cause c);
-const char *policy_result_name(enum reap_result r);
-const char *policy_owner_cause_name(enum owner_cause c);
 
 #endif

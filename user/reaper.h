@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "policy.h"
+#include "outcome.h"
 #include "sockreap.h"
 
 struct tracker;

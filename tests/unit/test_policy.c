@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "outcome.h"
 #include "policy.h"
 
 #define S(x) ((uint64_t)(x) * 1000000000ull)
@@ -543,20 +544,20 @@ static void test_reason_and_result_names(void **state)
 	assert_string_equal(policy_reason_name(REASON_MAX), "unknown");
 	assert_string_equal(policy_reason_name((enum sr_reason)1000), "unknown");
 
-	assert_string_equal(policy_result_name(REAP_OK), "ok");
-	assert_string_equal(policy_result_name(REAP_DRY_RUN), "dry_run");
-	assert_string_equal(policy_result_name(REAP_GONE), "gone");
-	assert_string_equal(policy_result_name(REAP_NO_OWNER), "no_owner");
-	assert_string_equal(policy_result_name(REAP_MISMATCH), "mismatch");
-	assert_string_equal(policy_result_name(REAP_RESUMED), "resumed");
-	assert_string_equal(policy_result_name(REAP_ERROR), "error");
-	assert_string_equal(policy_result_name(REAP_RESULT_MAX), "unknown");
-	assert_string_equal(policy_result_name((enum reap_result)1000), "unknown");
+	assert_string_equal(reap_result_name(REAP_OK), "ok");
+	assert_string_equal(reap_result_name(REAP_DRY_RUN), "dry_run");
+	assert_string_equal(reap_result_name(REAP_GONE), "gone");
+	assert_string_equal(reap_result_name(REAP_NO_OWNER), "no_owner");
+	assert_string_equal(reap_result_name(REAP_MISMATCH), "mismatch");
+	assert_string_equal(reap_result_name(REAP_RESUMED), "resumed");
+	assert_string_equal(reap_result_name(REAP_ERROR), "error");
+	assert_string_equal(reap_result_name(REAP_RESULT_MAX), "unknown");
+	assert_string_equal(reap_result_name((enum reap_result)1000), "unknown");
 	/* Every in-range value has a name (no NULL hole in the tables). */
 	for (int r = 0; r < REASON_MAX; r++)
 		assert_non_null(policy_reason_name((enum sr_reason)r));
 	for (int r = 0; r < REAP_RESULT_MAX; r++)
-		assert_non_null(policy_result_name((enum reap_result)r));
+		assert_non_null(reap_result_name((enum reap_result)r));
 }
 
 /*
