@@ -11,7 +11,10 @@ CAPS=(bpf perfmon sys_ptrace dac_read_search)
 # Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK: what a unit file's
 # LimitMEMLOCK=infinity (or a container's --ulimit memlock=-1) gives the
 # daemon, set here while still root; no capability is added for it.
-ulimit -l unlimited 2>/dev/null || skip "cannot raise RLIMIT_MEMLOCK"
+# Where it cannot be raised (no CAP_SYS_RESOURCE, as on this VM) the kernel
+# does not need it (5.11+ charges memory cgroups instead); if one did, the
+# daemon would say so and the test would fail, as it should.
+ulimit -l unlimited 2>/dev/null || true
 
 caps_but() { local c out="-all"; for c in "${CAPS[@]}"; do [ "$c" = "${1:-}" ] || out+=",+$c"; done; echo "$out"; }
 
