@@ -163,7 +163,7 @@ san:
 
 # Integration tests against the sanitized daemon: the race tests need its
 # hooks; the scenario and hardening tests run there too for memory safety.
-SAN_TESTS ?= races reap_path scenarios hardening observability half_close
+SAN_TESTS ?= races reap_path send_fallback scenarios hardening observability half_close
 integration-san: san
 	$(Q)tests/integration/run.sh $(SAN_BUILD) $(SAN_TESTS)
 

@@ -93,6 +93,16 @@ static bool probe_cookie_helper(void)
 	return p != NULL;
 }
 
+#ifdef SR_TEST_HOOKS
+/* Test builds only: pretend the kernel lacks what env NAME=1 says (see test_send_fallback.sh). */
+static bool test_hook(const char *name)
+{
+	return getenv(name) != NULL;
+}
+#else
+#define test_hook(name) false
+#endif
+
 /* Is this process under a seccomp filter (Seccomp: 2 in /proc/self/status)? */
 static bool under_seccomp_filter(void)
 {
@@ -136,6 +146,10 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
 	if (t->send_path != TRACKER_SEND_FENTRY)
 		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg_fentry, false);
+	else if (test_hook("SOCKREAP_TEST_REFUSE_FENTRY"))
+		/* A function no kernel has: the load fails as lockdown would make it. */
+		bpf_program__set_attach_target(t->skel->progs.sr_on_sendmsg_fentry, 0,
+					       "sockreap_test_no_such_function");
 	/* Only evidence for the stall cause: without it retransmissions read 0. */
 	if (!has_retx)
 		bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, false);
@@ -210,7 +224,7 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	t->cookie_keys = probe_cookie_helper();
 	if (!t->cookie_keys && getrandom(&t->key_salt, sizeof(t->key_salt), 0) < 0)
 		pr_warn("no random salt for socket keys: %s", strerror(errno));
-	has_tp = btf_has_tp(vmlinux, "tcp_sendmsg_locked");
+	has_tp = btf_has_tp(vmlinux, "tcp_sendmsg_locked") && !test_hook("SOCKREAP_TEST_HIDE_SEND_TP");
 	has_retx = btf_has_tp(vmlinux, "tcp_retransmit_skb");
 	if (has_tp && opts->send_path != TRACKER_SEND_SWEEP && opts->send_path != TRACKER_SEND_FENTRY)
 		t->send_path = TRACKER_SEND_TRACEPOINT;
