@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
 #include "episodes.h"
 #include "http.h"
 #include "metrics.h"
@@ -16,9 +17,6 @@
 #include "owner.h"
 #include "targets.h"
 #include "tracker.h"
-
-#define NS_PER_S 1000000000ull
-#define NS_PER_MS 1000000ull
 
 /* An episode due this scan: new (log its stall line) or due for a retry. */
 struct due {
@@ -48,13 +46,6 @@ struct daemon {
 	bool sweep_every_scan;
 };
 
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 /* One scan: snapshot -> judge -> refresh the due -> index owners -> reap each -> observe. */
 void scan(struct daemon *d);

@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "format.h"
 #include "log.h"
-
-#define NS_PER_S 1000000000ull
 
 void observe_decision(const char *event, const char *target, uint64_t cookie,
 		      const struct sr_sock *e, const struct policy_verdict *v,

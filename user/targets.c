@@ -6,8 +6,7 @@
 #include <stdio.h>
 
 #include "cgroup.h"
-
-#define NS_PER_S 1000000000ull
+#include "clock.h"
 
 /* Add one target: its selector for BPF and its rules for the policy. */
 static int add_target(struct targets *tg, const char *name, const struct policy_config *pol,
