@@ -32,16 +32,8 @@ PODS=()
 NETNS=()
 UL=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 
-# podman reads this run's own containers.conf, not the machine's: runc (crun
-# refuses this machine's hybrid cgroup layout) and the ulimits it can grant
-# (no CAP_SYS_RESOURCE here), also for the pods' infra containers.
-cat >"$TMP/containers.conf" <<'EOF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-EOF
-export CONTAINERS_CONF=$TMP/containers.conf
+# podman reads this run's own settings, not the machine's (see the file).
+export CONTAINERS_CONF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/containers.conf
 
 cleanup() {
 	local c p ns d

@@ -37,13 +37,7 @@ flock -w 3600 8 || { echo "FAIL: another deployment test run holds $CACHE/.run.l
 TMP=$(mktemp -d /tmp/sockreap-deploy-run.XXXXXX)
 IMAGE=localhost/sockreap-deploy-test:run$$
 # This run's own podman settings (runc, the ulimits this machine allows).
-cat >"$TMP/containers.conf" <<'EOF'
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-EOF
-export CONTAINERS_CONF=$TMP/containers.conf
+export CONTAINERS_CONF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/containers.conf
 # podman builds the pods' infra image (podman-pause) on first use: it goes
 # too unless it was there before.
 pause_before=$(podman images -q --filter reference=localhost/podman-pause 2>/dev/null)
