@@ -5,7 +5,7 @@
  * socket cookie: tcp_sendmsg_locked (owner, queue growth), tcp_probe (every
  * received segment: ACK progress, receive time, the peer's window) and
  * inet_sock_set_state (state; the entry is deleted on TCP_CLOSE); a fourth,
- * tcp_retransmit_skb, counts retransmissions of tracked sockets. An iter/tcp program sweeps the
+ * tcp_retransmit_skb, counts retransmissions and notes the queue. An iter/tcp program sweeps the
  * sockets that existed before the programs were attached. Every handler does
  * O(1) work: one hash lookup, at most one insert, no loops, no output.
  */
@@ -104,6 +104,58 @@ static __always_inline void state_move(struct sr_sock *e, __u8 state, __u64 now)
 	e->state = state;
 	e->state_since_ns = now;
 }
+
+/*
+ * The time of an event, on the daemon's clock (CLOCK_MONOTONIC), read at
+ * most once per jiffy per CPU: a clock read is the costliest thing these
+ * programs did (under kvm-clock, about as much as all the rest of a send).
+ * Every event of the same jiffy on this CPU gets the time of the first, at
+ * most one tick (1-4 ms) early: an age reads that much older, nothing next to
+ * a grace of seconds. (The coarse clock helper would do this for us, but
+ * tracing programs may not call it.)
+ */
+struct sr_tick {
+	__u64 jiffies; /* 0 while the slot is being written */
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sr_tick);
+} sr_clock SEC(".maps");
+
+static __always_inline __u64 sr_now(void)
+{
+	volatile struct sr_tick *t;
+	__u32 zero = 0;
+	__u64 j = bpf_jiffies64(), ns;
+
+	t = bpf_map_lookup_elem(&sr_clock, &zero);
+	if (!t)
+		return bpf_ktime_get_ns();
+	if (t->jiffies == j && j)
+		return t->ns;
+	/* A program that preempts this one on the same CPU (a softirq, or a
+	 * task on a preemptible kernel) between the stores must not pair this
+	 * jiffy with an old time: the slot reads invalid until both are in. */
+	t->jiffies = 0;
+	ns = bpf_ktime_get_ns();
+	t->ns = ns;
+	t->jiffies = j;
+	return ns;
+}
+
+/* Store only a changed value: a line left unwritten stays shared between the
+ * CPUs that read it (the ACKs of one socket are often processed on another
+ * CPU than its sends). */
+#define set_changed(dst, val)                  \
+	do {                                   \
+		__typeof__(dst) v_ = (val);    \
+		if ((dst) != v_)               \
+			(dst) = v_;            \
+	} while (0)
 
 /* RFC 793 sequence comparison: is a after b, modulo 2^32? */
 static __always_inline bool seq_after(__u32 a, __u32 b)
@@ -307,7 +359,7 @@ static __always_inline void note_acked(struct sr_sock *e, __u64 acked, __u64 now
 {
 	if (acked > e->bytes_acked)
 		e->last_progress_ns = now;
-	e->bytes_acked = acked;
+	set_changed(e->bytes_acked, acked);
 }
 
 /* The owner's reads: copied_seq moving is the owner consuming data (or the FIN). */
@@ -315,10 +367,11 @@ static __always_inline void note_read(struct sr_sock *e, const struct tcp_sock *
 {
 	__u32 copied = tp->copied_seq;
 
-	if (copied != e->copied_seq)
+	if (copied != e->copied_seq) {
 		e->last_read_ns = now;
-	e->copied_seq = copied;
-	e->rcv_nxt = tp->rcv_nxt;
+		e->copied_seq = copied;
+	}
+	set_changed(e->rcv_nxt, tp->rcv_nxt);
 }
 
 /*
@@ -362,15 +415,15 @@ static __always_inline int on_send(const struct sock *sk, __u32 pending)
 	tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (!tp)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = sr_now();
 	cookie = sock_key(sk);
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
 	note_acked(e, tp->bytes_acked, now);
 	note_read(e, tp, now);
-	e->snd_una = tp->snd_una;
-	e->write_seq = tp->write_seq + pending;
+	set_changed(e->snd_una, tp->snd_una);
+	set_changed(e->write_seq, tp->write_seq + pending);
 	note_queue(e, cookie, now);
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (cfg_pidns_ino) {
@@ -430,15 +483,16 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = sr_now();
 	cookie = sock_key(sk);
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
-	e->last_rx_ns = now;
+	/* With the coarse clock this store happens once per tick, not per segment. */
+	set_changed(e->last_rx_ns, now);
 	/* A frozen reader's kernel answers window probes with a zero window:
 	 * keep what the peer advertises (it lags this segment by one). */
-	e->snd_wnd = tp->snd_wnd;
+	set_changed(e->snd_wnd, tp->snd_wnd);
 	una = tp->snd_una;
 	acked = tp->bytes_acked;
 	/* The segment's ACK, already parsed by TCP into skb->cb: no copy. */
@@ -488,7 +542,7 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (!tp)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = sr_now();
 	if (newstate == SR_TCP_ESTABLISHED || newstate == SR_TCP_CLOSE_WAIT)
 		e = entry_get(cookie, sk, tp, now, 0);
 	else
@@ -508,23 +562,39 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 }
 
 /*
- * A retransmission of a tracked socket: evidence that the peer is not
- * acknowledging (rare, so it costs nothing in steady state). Only counted,
- * never creates an entry.
+ * A retransmission: evidence that the peer is not acknowledging. Counted,
+ * and the queue noted: before Linux 6.16 without fentry (no send hook) this
+ * and the ACK path are what reveal data queued to a silent peer, so the
+ * daemon need not walk every socket each scan. Rare: free in steady state.
  */
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 {
-	__u64 cookie;
+	const struct tcp_sock *tp;
+	__u64 cookie, now;
 	struct sr_sock *e;
+	__u8 state;
 
 	count(SR_CNT_EV_RETRANS);
 	if (!in_netns(sk))
 		return 0;
+	state = sk->__sk_common.skc_state;
+	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
+		return 0;
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!tp)
+		return 0;
+	now = sr_now();
 	cookie = sock_key(sk);
-	e = bpf_map_lookup_elem(&sr_socks, &cookie);
-	if (e)
-		__sync_fetch_and_add(&e->retransmits, 1);
+	e = entry_get(cookie, sk, tp, now, 0);
+	if (!e)
+		return 0;
+	__sync_fetch_and_add(&e->retransmits, 1);
+	note_acked(e, tp->bytes_acked, now);
+	set_changed(e->snd_una, tp->snd_una);
+	set_changed(e->write_seq, tp->write_seq);
+	note_queue(e, cookie, now);
+	refresh_ino(e, sk);
 	return 0;
 }
 
@@ -534,6 +604,12 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
  * half-open peer sends nothing, so no event would ever reveal it) and
  * refreshes the queue figures of those already tracked.
  */
+/* Set by the daemon around a backstop sweep (no send hook, see daemon.c):
+ * then only a socket with data queued, or in CLOSE_WAIT, is worth a lookup.
+ * Every other one is tracked already (state changes create entries) or
+ * cannot fire a verdict without an event that the programs see. */
+volatile bool sweep_queued_only;
+
 SEC("iter/tcp")
 int sr_sweep(struct bpf_iter__tcp *ctx)
 {
@@ -552,11 +628,13 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
+	if (sweep_queued_only && state == SR_TCP_ESTABLISHED && tp->write_seq == tp->snd_una)
+		return 0;
 	sk = (const struct sock *)tp;
 	if (!in_netns(sk))
 		return 0;
 	count(SR_CNT_EV_SWEEP);
-	now = bpf_ktime_get_ns();
+	now = sr_now();
 	cookie = sock_key(sk);
 	e = entry_get(cookie, sk, tp, now, SR_F_SWEPT);
 	if (!e)

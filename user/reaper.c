@@ -156,7 +156,9 @@ static const char *still_dead(struct tracker *t, int fd, uint64_t cookie, const 
 		}
 		if (!policy_unread(&fresh))
 			return "owner read the close";
-		if (fresh.last_read_ns != e->last_read_ns)
+		/* copied_seq itself: BPF times are per jiffy, so two reads
+		 * within one tick leave last_read_ns as it was. */
+		if (fresh.copied_seq != e->copied_seq || fresh.last_read_ns != e->last_read_ns)
 			return "owner is reading";
 		return NULL;
 	case REASON_CLOSE_WAIT:
