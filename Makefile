@@ -194,7 +194,8 @@ run: deps
 
 # The benchmark suite (issue 6): not part of `make test`. BENCH_QUICK=1 for the
 # short mode. Output: a table on stdout, build/bench.json.
-BENCH_BINS := $(BUILD)/bench/conns $(BUILD)/bench/watchdog $(BUILD)/bench/mapscan
+BENCH_BINS := $(BUILD)/bench/conns $(BUILD)/bench/watchdog $(BUILD)/bench/mapscan \
+	      $(BUILD)/bench/refload
 BENCH_PKGS := iperf3 linux-perf python3 curl bpftool iproute2 util-linux procps
 .PHONY: bench
 bench: deps
@@ -206,6 +207,18 @@ bench: deps
 	fi
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BINS)
 	$(Q)bench/run.sh $(BUILD)
+
+# The reference programs of the per-event cost (bench/refprogs.bpf.c).
+$(BUILD)/bench/refprogs.bpf.o: bench/refprogs.bpf.c | $(BUILD)
+	@mkdir -p $(dir $@)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Ibpf $(DEPFLAGS) -MF $@.d -MT $@ -c $< -o $@
+$(BUILD)/bench/refprogs.skel.h: $(BUILD)/bench/refprogs.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name refprogs_bpf > $@
+$(BUILD)/bench/refload: bench/refload.c $(BUILD)/bench/refprogs.skel.h
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) $< -lbpf -o $@
 
 $(BUILD)/bench/%: bench/%.c | $(BUILD)
 	@mkdir -p $(dir $@)
