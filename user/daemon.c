@@ -92,9 +92,16 @@ static int start(struct daemon *d, const struct tracker_opts *topts, char *err, 
 	ret = tracker_open(&d->tracker, topts, err, errlen);
 	if (ret)
 		return ret;
-	/* Without a send hook nothing reports a send to a silent peer: walk
-	 * the sockets every scan instead. */
-	d->sweep_every_scan = tracker_send_path(d->tracker) == TRACKER_SEND_SWEEP;
+	/*
+	 * Without a send hook, queued data shows in the ACKs (tcp_probe, also
+	 * the replies to zero-window probes) and in retransmissions to a silent
+	 * peer. One case shows in neither: data written while the window was
+	 * already zero with nothing unacknowledged, to a peer that then vanished
+	 * (no probe is ever answered). A periodic full sweep catches that one.
+	 */
+	if (tracker_send_path(d->tracker) == TRACKER_SEND_SWEEP)
+		d->backstop_sweep_ns = SR_BACKSTOP_SWEEP_NS;
+	d->last_sweep_ns = now_ns();
 	ret = cfg->all_netns ? tracker_sweep_all_netns(d->tracker) : tracker_sweep(d->tracker);
 	if (ret < 0) {
 		snprintf(err, errlen, "sockreap: the start-up sweep (iter/tcp) failed: %s",

@@ -43,9 +43,15 @@ struct daemon {
 	struct observe_state observed;
 	int control_fd;
 	bool full_every_scan;	/* rx_idle is on: every established socket is a candidate */
-	bool sweep_every_scan;
+	/* No send hook (send_path=sweep): a full iter/tcp sweep every
+	 * SR_BACKSTOP_SWEEP_NS backstops what no segment reveals. 0 = none. */
+	uint64_t backstop_sweep_ns;
+	uint64_t last_sweep_ns;
 };
 
+
+/* The backstop sweep's period on the sweep path (see daemon.c). */
+#define SR_BACKSTOP_SWEEP_NS (10 * NS_PER_S)
 
 /* One scan: snapshot -> judge -> refresh the due -> index owners -> reap each -> observe. */
 void scan(struct daemon *d);

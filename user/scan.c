@@ -141,12 +141,12 @@ static ssize_t judge(struct daemon *d, const struct tracker_snapshot *snap, uint
  * inode of a socket accepted and never used. Before judging such a socket
  * for good, sweep its network namespace once, for all of them together.
  */
-static void refresh_due(struct daemon *d, size_t n_due)
+static void refresh_due(struct daemon *d, size_t n_due, bool swept)
 {
 	uint32_t done[16];
 	size_t n_done = 0;
 
-	if (d->sweep_every_scan)
+	if (swept)
 		return; /* swept at the start of this scan */
 	for (size_t i = 0; i < n_due && !d->fatal; i++) {
 		const struct sr_sock *e = &d->due[i].e;
@@ -225,16 +225,18 @@ void scan(struct daemon *d)
 	uint64_t t0 = now_ns(), counters[SR_CNT_MAX];
 	double cpu0 = thread_cpu_s();
 	ssize_t n_due;
-	bool full;
+	bool full, swept;
 	int ret;
 
 	d->metrics.scans_total++;
-	if (d->sweep_every_scan) {
-		ret = d->cfg->all_netns ? tracker_sweep_all_netns(d->tracker) : tracker_sweep(d->tracker);
+	swept = d->backstop_sweep_ns && t0 - d->last_sweep_ns >= d->backstop_sweep_ns;
+	if (swept) {
+		ret = tracker_sweep_backstop(d->tracker, d->cfg->all_netns);
 		if (ret == -ENOTRECOVERABLE)
 			d->fatal = true;
 		else if (ret < 0)
 			pr_warn("iter/tcp sweep failed: %s", strerror(-ret));
+		d->last_sweep_ns = t0;
 	}
 	/* Only the candidates (queued data, CLOSE_WAIT) can fire send_stall or
 	 * peer_gone: read those. Every socket is read when rx_idle is on, and
@@ -255,7 +257,7 @@ void scan(struct daemon *d)
 		pr_warn("out of memory tracking stalls: skipping this scan, nothing reaped");
 		goto observe;
 	}
-	refresh_due(d, (size_t)n_due);
+	refresh_due(d, (size_t)n_due, swept);
 	index_owners(d, (size_t)n_due);
 	for (ssize_t i = 0; i < n_due && !*d->stop && !d->fatal; i++) {
 		act(d, &d->due[i]);

@@ -338,6 +338,16 @@ int tracker_sweep(struct tracker *t)
 	return tracker_run_iter(t->sweep_link);
 }
 
+int tracker_sweep_backstop(struct tracker *t, bool all_netns)
+{
+	int ret;
+
+	t->skel->bss->sweep_queued_only = true;
+	ret = all_netns ? tracker_sweep_all_netns(t) : tracker_sweep(t);
+	t->skel->bss->sweep_queued_only = false;
+	return ret;
+}
+
 void tracker_close(struct tracker *t)
 {
 	if (!t)

@@ -67,6 +67,9 @@ int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino);
 int tracker_refresh(struct tracker *t, uint64_t cookie, uint32_t netns_ino, struct sr_sock *out);
 /* The same in every network namespace (--all-netns); returns how many, or negative errno. */
 int tracker_sweep_all_netns(struct tracker *t);
+/* The periodic sweep without a send hook: looks only at sockets with data
+ * queued or in CLOSE_WAIT (every netns with all_netns). */
+int tracker_sweep_backstop(struct tracker *t, bool all_netns);
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap);
 /* Only the candidates: sockets with data queued or in CLOSE_WAIT. */
 int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap);
