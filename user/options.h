@@ -26,7 +26,7 @@ enum sr_mode {
 enum sr_send_path {
 	SEND_PATH_AUTO = 0,	/* the tcp_sendmsg_locked tracepoint if the kernel has it */
 	SEND_PATH_TRACEPOINT,	/* require it */
-	SEND_PATH_SWEEP,	/* iter/tcp sweep every scan, owner from /proc */
+	SEND_PATH_SWEEP,	/* no send hook: ACKs, retransmissions, a backstop sweep; owner from /proc */
 	SEND_PATH_FENTRY,	/* fentry on tcp_sendmsg_locked (kernels without lockdown) */
 };
 

@@ -23,7 +23,7 @@ struct target_selector {
 
 /* How queued data is noticed: the tcp_sendmsg_locked tracepoint (6.16+), an
  * fentry program on the function (where the kernel allows it: no lockdown),
- * or a sweep of every socket each scan. */
+ * or none: ACKs and retransmissions, and a backstop sweep every 10 s. */
 enum tracker_send_path {
 	TRACKER_SEND_AUTO = 0,	/* the first of those that this kernel takes */
 	TRACKER_SEND_TRACEPOINT,

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The fallback for kernels without the tcp_sendmsg_locked tracepoint
-# (before 6.16), forced with --send-path sweep: no owner is known from a send
-# event, so the sweep notices queued data and /proc finds the owner. A frozen
-# reader and a half-open peer are still reaped; an active transfer is not.
+# (before 6.16), forced with --send-path sweep: no send event, so the ACK path
+# (a frozen reader's zero-window replies) and the retransmissions (a half-open
+# peer) reveal the queued data, and /proc finds the owner. Both are reaped; an
+# active transfer is not; and no scan walks every socket.
 . "$(dirname "$0")/lib.sh"
 require_env
 command -v nft >/dev/null || skip "nft not installed (make deps)"
 
 DUR=$(scaled_int 7)
 new_netns NS sendpath
-start_daemon "$NS" daemon --send-path sweep --stall-grace "$(scaled 1.5)" --interval "$(scaled 0.5)"
+start_daemon "$NS" daemon --send-path sweep --stall-grace "$(scaled 1.5)" --interval "$(scaled 0.5)" \
+	--metrics-file "$TMP/metrics.prom"
 LOG=$TMP/daemon.out
 check "the chosen path is logged" grep -q 'event=ready .*send_path=sweep' "$LOG"
 
@@ -30,6 +32,13 @@ expect_result "half-open peer: sender woken" "$TMP/halfopen-server.out" error
 expect_live "bulk transfer server" "$TMP/bulk-server.out" $DUR
 expect_live "bulk transfer client" "$TMP/bulk-client.out" $DUR
 check "reaps found their owner through /proc" bash -c "grep 'event=reap' '$LOG' | grep -c 'result=ok .*comm=tcpdrv' | grep -qx 2"
+# Not a walk of every socket per scan: the ACKs and retransmissions revealed
+# the queues, and the backstop walk (every 10 s) looks up queued sockets only.
+metric() { awk -v m="$1" '$1 == m { print $2 }' "$TMP/metrics.prom"; }
+SCANS=$(metric sockreap_scans_total)
+WALKED=$(metric 'sockreap_bpf_events_total{program="iter_tcp"}')
+check "sockets looked up by sweeps ($WALKED) fewer than scans ($SCANS), not 6 per scan" \
+	test "${WALKED:-999999}" -lt "${SCANS:-0}"
 undrop "$NS"
 stop_daemon "$DAEMON_PID"
 finish
