@@ -517,7 +517,7 @@ def storms(data):
         return out
     for m in re.finditer(r"^\s*(ok|FAIL)\s+(\w+): all (\d+) sockets of (\d+) owner\(s\) reaped \(got (\d+)\)", text, re.M):
         lat = re.search(rf"^\s*(ok|FAIL)\s+{m.group(2)}: the last one ([0-9.]+)s after all queues were full "
-                        rf"\(<= grace\+interval\+1 = ([0-9.]+)\)", text, re.M)
+                        rf"\(<= grace\+interval\+(?:1|budget) = ([0-9.]+)\)", text, re.M)
         out.append({"name": m.group(2), "count": int(m.group(3)), "owners": int(m.group(4)),
                     "reaped": int(m.group(5)), "last_s": float(lat.group(2)) if lat else None,
                     "limit_s": float(lat.group(3)) if lat else None,

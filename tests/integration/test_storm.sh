@@ -6,9 +6,11 @@
 . "$(dirname "$0")/lib.sh"
 require_env
 
-COUNT=${STORM_COUNT:-2000} OWNERS=${STORM_OWNERS:-20} GRACE=2 INTERVAL=0.25 DUR=60
+# In a guest (SR_TIME_SCALE) every time is scaled, the reaping budget included.
+COUNT=${STORM_COUNT:-2000} OWNERS=${STORM_OWNERS:-20}
+GRACE=$(scaled 2) INTERVAL=$(scaled 0.25) BUDGET=$(scaled 1) DUR=$(scaled_int 60)
 ulimit -n $((COUNT + 1024)) 2>/dev/null || skip "cannot raise the fd limit to $((COUNT + 1024)) (each side holds COUNT)"
-LIMIT=$(echo "$GRACE + $INTERVAL + 1" | bc)
+LIMIT=$(echo "$GRACE + $INTERVAL + $BUDGET" | bc)
 
 # storm NAME PORT PROCS DAEMON_ARGS...: one storm against a fresh daemon.
 storm() {
@@ -29,7 +31,7 @@ storm() {
 	n=$(grep -o '^reaped=[0-9]*' "$TMP/$name-flood.out" | cut -d= -f2 | paste -sd+ | bc)
 	check "$name: all $COUNT sockets of $procs owner(s) reaped (got ${n:-0})" test "${n:-0}" = "$COUNT"
 	lat=$(echo "${last:-0} - ${wedged:-0}" | bc)
-	check "$name: the last one ${lat}s after all queues were full (<= grace+interval+1 = $LIMIT)" \
+	check "$name: the last one ${lat}s after all queues were full (<= grace+interval+budget = $LIMIT)" \
 		test "$(echo "${last:-0} > 0 && $lat <= $LIMIT" | bc)" = 1
 	check "$name: one reap line per socket" test "$(grep -c "event=reap reason=send_stall result=ok .*laddr=127.0.0.1:$port " "$TMP/$name.out")" = "$COUNT"
 	stop_daemon "$DAEMON_PID"
