@@ -73,13 +73,14 @@ stop_daemon "$DAEMON_PID"; rc=$?
 check "and exits 0 (no sanitizer abort, got $rc)" test "$rc" = 0
 
 echo "-- the way back to the daemon's own network namespace fails"
-# Every scan sweeps every namespace (--all-netns, sweep path); from 1.5 s on
-# the hook makes setns() home fail. The daemon must stop, not go on scanning
-# from a namespace it does not believe it is in.
+# On the sweep path with --all-netns the backstop walk tours every namespace
+# 10 s after the start; from 1.5 s on the hook makes setns() home fail. The
+# daemon must stop, not go on scanning from a namespace it does not believe
+# it is in.
 DAEMON_ENV=(SOCKREAP_TEST_FAIL_NETNS_HOME=1.5)
 start_daemon "$NS" lost --all-netns --send-path sweep --dry-run --stall-grace 30 --interval 0.25
 DAEMON_ENV=()
-wait_pids 10 "$DAEMON_PID"
+wait_pids 20 "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null; rc=$?
 check "the daemon stopped by itself with exit status 1 (got $rc)" test "$rc" = 1
 check "and said why" grep -q "lost the daemon's own network namespace" "$TMP/lost.out"
