@@ -393,6 +393,17 @@ static __always_inline void note_queue(struct sr_sock *e, __u64 cookie, __u64 no
 	}
 }
 
+/* The send side as tcp_sock has it now (write_seq: what the caller counts as
+ * queued): ACK progress, the queue, the candidate set. */
+static __always_inline void note_tx(struct sr_sock *e, const struct tcp_sock *tp, __u32 write_seq,
+				    __u64 cookie, __u64 now)
+{
+	note_acked(e, tp->bytes_acked, now);
+	set_changed(e->snd_una, tp->snd_una);
+	set_changed(e->write_seq, write_seq);
+	note_queue(e, cookie, now);
+}
+
 /*
  * A send, in the sender's context with the socket locked: every ACK so far
  * has been processed. pending is what the message has left to copy, not yet
@@ -420,11 +431,8 @@ static __always_inline int on_send(const struct sock *sk, __u32 pending)
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
-	note_acked(e, tp->bytes_acked, now);
 	note_read(e, tp, now);
-	set_changed(e->snd_una, tp->snd_una);
-	set_changed(e->write_seq, tp->write_seq + pending);
-	note_queue(e, cookie, now);
+	note_tx(e, tp, tp->write_seq + pending, cookie, now);
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (cfg_pidns_ino) {
 		struct bpf_pidns_info ns = {};
@@ -488,7 +496,7 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
-	/* With the coarse clock this store happens once per tick, not per segment. */
+	/* sr_now() moves once per jiffy: this store does too, not per segment. */
 	set_changed(e->last_rx_ns, now);
 	/* A frozen reader's kernel answers window probes with a zero window:
 	 * keep what the peer advertises (it lags this segment by one). */
@@ -590,13 +598,16 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 	if (!e)
 		return 0;
 	__sync_fetch_and_add(&e->retransmits, 1);
-	note_acked(e, tp->bytes_acked, now);
-	set_changed(e->snd_una, tp->snd_una);
-	set_changed(e->write_seq, tp->write_seq);
-	note_queue(e, cookie, now);
+	note_tx(e, tp, tp->write_seq, cookie, now);
 	refresh_ino(e, sk);
 	return 0;
 }
+
+/* Set by the daemon around a backstop sweep (no send hook, see daemon.c):
+ * then only a socket with data queued, or in CLOSE_WAIT, is worth a lookup.
+ * Every other one is tracked already (state changes create entries) or
+ * cannot fire a verdict without an event that the programs see. */
+volatile bool sweep_queued_only;
 
 /*
  * Walks every TCP socket of the network namespace the iterator was created
@@ -604,12 +615,6 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
  * half-open peer sends nothing, so no event would ever reveal it) and
  * refreshes the queue figures of those already tracked.
  */
-/* Set by the daemon around a backstop sweep (no send hook, see daemon.c):
- * then only a socket with data queued, or in CLOSE_WAIT, is worth a lookup.
- * Every other one is tracked already (state changes create entries) or
- * cannot fire a verdict without an event that the programs see. */
-volatile bool sweep_queued_only;
-
 SEC("iter/tcp")
 int sr_sweep(struct bpf_iter__tcp *ctx)
 {
@@ -639,16 +644,13 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	e = entry_get(cookie, sk, tp, now, SR_F_SWEPT);
 	if (!e)
 		return 0;
-	note_acked(e, tp->bytes_acked, now);
 	note_read(e, tp, now);
-	e->snd_una = tp->snd_una;
-	e->write_seq = tp->write_seq;
-	e->snd_wnd = tp->snd_wnd;
+	set_changed(e->snd_wnd, tp->snd_wnd);
 	if (e->state != state) /* a state change the map missed (full at the time) */
 		state_move(e, state, now);
 	if (state == SR_TCP_CLOSE_WAIT)
 		hot_add(cookie);
-	note_queue(e, cookie, now);
+	note_tx(e, tp, tp->write_seq, cookie, now);
 	refresh_ino(e, sk);
 	return 0;
 }

@@ -97,7 +97,7 @@ static int start(struct daemon *d, const struct tracker_opts *topts, char *err, 
 	 * the replies to zero-window probes) and in retransmissions to a silent
 	 * peer. One case shows in neither: data written while the window was
 	 * already zero with nothing unacknowledged, to a peer that then vanished
-	 * (no probe is ever answered). A periodic full sweep catches that one.
+	 * (no probe is ever answered). A periodic iter/tcp walk catches that one.
 	 */
 	if (tracker_send_path(d->tracker) == TRACKER_SEND_SWEEP)
 		d->backstop_sweep_ns = SR_BACKSTOP_SWEEP_NS;

@@ -43,7 +43,7 @@ struct daemon {
 	struct observe_state observed;
 	int control_fd;
 	bool full_every_scan;	/* rx_idle is on: every established socket is a candidate */
-	/* No send hook (send_path=sweep): a full iter/tcp sweep every
+	/* No send hook (send_path=sweep): an iter/tcp walk every
 	 * SR_BACKSTOP_SWEEP_NS backstops what no segment reveals. 0 = none. */
 	uint64_t backstop_sweep_ns;
 	uint64_t last_sweep_ns;
