@@ -513,9 +513,14 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 		}
 	}
 	/* Most segments change nothing but the receive time (pure data to a
-	 * reader, duplicate ACKs, zero-window probe replies): stop here. */
+	 * reader, duplicate ACKs, zero-window probe replies): stop here, unless
+	 * the entry's queue mark disagrees with the queue. The sender's CPU and
+	 * this one update the entry without a lock: an ACK that emptied the
+	 * queue can clear the mark just after a send re-filled it, and if that
+	 * was the last send (the window closed) only this check re-sets it, at
+	 * the next zero-window probe's reply. Otherwise the stall is never seen. */
 	if (acked == e->bytes_acked && una == e->snd_una && tp->write_seq == e->write_seq &&
-	    e->ino)
+	    e->ino && (tp->write_seq != una) == (e->queued_since_ns != 0))
 		return 0;
 	note_acked(e, acked, now);
 	e->snd_una = una;
