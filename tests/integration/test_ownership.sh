@@ -41,15 +41,19 @@ FE_SRV=$BG_PID
 wait_for "$TMP/forkexit-server.out" '^listening' 5
 bg_ns forkexit-client "$NS" "$TCPDRV" client --port 5602 --mode read --duration $DUR
 FE_CLI=$BG_PID
+# Frozen at once, not after the next pair's start-up: the parent sends for
+# 0.8 s only, and must fork with a full queue left behind.
+wait_for "$TMP/forkexit-client.out" '^connected' 5
+sleep 0.3
+sig STOP "$FE_CLI"
 bg_ns shared-server "$NS" "$TCPDRV" server --port 5603 --mode shared --duration $DUR
 SH_SRV=$BG_PID
 wait_for "$TMP/shared-server.out" '^listening' 5
 bg_ns shared-client "$NS" "$TCPDRV" client --port 5603 --mode read --duration $DUR
 SH_CLI=$BG_PID
-wait_for "$TMP/forkexit-client.out" '^connected' 5
 wait_for "$TMP/shared-client.out" '^connected' 5
 sleep 0.3
-sig STOP "$FE_CLI" "$SH_CLI"
+sig STOP "$SH_CLI"
 wait_for "$TMP/forkexit-server.out" '^result=' $((DUR + 3))
 wait_pids $((DUR + 3)) "$SH_SRV"
 sig CONT "$FE_CLI" "$SH_CLI"
