@@ -168,14 +168,21 @@ static __always_inline bool seq_after(__u32 a, __u32 b)
  * never reused, an address only after the socket is freed, and its entry is
  * deleted at TCP_CLOSE, before that. The verifier lets no pointer become a
  * number, so the address is copied out of the stack slot holding it.
+ *
+ * A cookie, once made, is never changed: read it from the socket itself (a
+ * plain load, where the helper costs a call and about a fifth of the ACK
+ * path), and ask the helper only to make it, the first time.
  */
-static __always_inline __u64 sock_key(const void *sk)
+static __always_inline __u64 sock_key(const struct sock_common *skc)
 {
 	__u64 addr = 0;
 
-	if (cfg_key_cookie)
-		return bpf_get_socket_cookie((void *)sk);
-	bpf_probe_read_kernel(&addr, sizeof(addr), &sk);
+	if (cfg_key_cookie) {
+		__u64 cookie = skc->skc_cookie.counter;
+
+		return cookie ? cookie : bpf_get_socket_cookie((void *)skc);
+	}
+	bpf_probe_read_kernel(&addr, sizeof(addr), &skc);
 	return addr ^ cfg_key_salt;
 }
 
@@ -301,20 +308,19 @@ static __always_inline void hot_add(__u64 cookie)
 }
 
 /*
- * Look up the entry for cookie, creating it from sk when absent. A full map is
- * counted and the socket simply stays untracked: never fatal, and the next
- * event retries, so tracking resumes once room frees up.
+ * Create the entry for cookie from sk, if the socket is in a target. A full
+ * map is counted and the socket simply stays untracked: never fatal, and the
+ * next event retries, so tracking resumes once room frees up. A function of
+ * its own (a BPF subprogram): inlined, the compiler zeroed the new record on
+ * the stack on every event, before the lookup that almost always finds it.
  */
-static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock *sk,
-						  const struct tcp_sock *tp, __u64 now, __u8 flags)
+static __noinline struct sr_sock *entry_create(__u64 cookie, const struct sock *sk,
+					       const struct tcp_sock *tp, __u64 now, __u8 flags)
 {
-	struct sr_sock *e = bpf_map_lookup_elem(&sr_socks, &cookie);
 	struct sr_sock fresh = {};
 	long err;
 	int rule;
 
-	if (e)
-		return e;
 	rule = match_target(sk);
 	if (rule < 0)
 		return NULL;
@@ -350,6 +356,15 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 	return bpf_map_lookup_elem(&sr_socks, &cookie);
 }
 
+/* The entry for cookie, created from sk when absent (NULL: not tracked). */
+static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock *sk,
+						  const struct tcp_sock *tp, __u64 now, __u8 flags)
+{
+	struct sr_sock *e = bpf_map_lookup_elem(&sr_socks, &cookie);
+
+	return e ? e : entry_create(cookie, sk, tp, now, flags);
+}
+
 /*
  * A rise of the acked-bytes counter is ACK progress. It can also fall: the
  * ACK number sr_on_probe adds ahead of tcp_ack() may be refused there, and
@@ -358,7 +373,7 @@ static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock
 static __always_inline void note_acked(struct sr_sock *e, __u64 acked, __u64 now)
 {
 	if (acked > e->bytes_acked)
-		e->last_progress_ns = now;
+		set_changed(e->last_progress_ns, now);
 	set_changed(e->bytes_acked, acked);
 }
 
@@ -375,65 +390,47 @@ static __always_inline void note_read(struct sr_sock *e, const struct tcp_sock *
 }
 
 /*
- * Queue bookkeeping, on the transitions only: empty -> queued puts the
- * socket in the candidate set, queued -> empty takes it out (unless it is
- * waiting in CLOSE_WAIT, a candidate for peer_gone).
+ * Queue bookkeeping, on the transitions only; true when the queue starts.
+ * empty -> queued puts the socket in the candidate set, always with an
+ * update (never "already there?": see below). queued -> empty only clears
+ * the mark: the daemon takes drained sockets out of the set when it reads
+ * it (tracker_read_hot), so a busy socket whose queue empties and refills
+ * between two ACKs pays one map update per cycle instead of two.
+ *
+ * Why that is race-free: this store of queued_since_ns precedes the update,
+ * which takes and releases the key's bucket lock; the daemon deletes under
+ * the same lock and only then re-reads the entry, putting the key back if
+ * the queue has restarted. Either the update comes after the delete, or the
+ * daemon's re-read sees the mark. A lookup-then-skip here would lose that.
  */
-static __always_inline void note_queue(struct sr_sock *e, __u64 cookie, __u64 now)
+static __always_inline bool note_queue(struct sr_sock *e, __u64 cookie, __u64 now)
 {
 	if (e->write_seq == e->snd_una) {
-		if (e->queued_since_ns) {
-			e->queued_since_ns = 0;
-			if (e->state != SR_TCP_CLOSE_WAIT)
-				bpf_map_delete_elem(&sr_hot, &cookie);
-		}
+		set_changed(e->queued_since_ns, 0);
 	} else if (!e->queued_since_ns) {
 		e->queued_since_ns = now;
 		hot_add(cookie);
+		return true;
 	}
+	return false;
 }
 
 /* The send side as tcp_sock has it now (write_seq: what the caller counts as
  * queued): ACK progress, the queue, the candidate set. */
-static __always_inline void note_tx(struct sr_sock *e, const struct tcp_sock *tp, __u32 write_seq,
+static __always_inline bool note_tx(struct sr_sock *e, const struct tcp_sock *tp, __u32 write_seq,
 				    __u64 cookie, __u64 now)
 {
 	note_acked(e, tp->bytes_acked, now);
 	set_changed(e->snd_una, tp->snd_una);
 	set_changed(e->write_seq, write_seq);
-	note_queue(e, cookie, now);
+	return note_queue(e, cookie, now);
 }
 
-/*
- * A send, in the sender's context with the socket locked: every ACK so far
- * has been processed. pending is what the message has left to copy, not yet
- * in write_seq; counting it may over-count a send that returns short, and
- * the next ACK re-reads write_seq.
- */
-static __always_inline int on_send(const struct sock *sk, __u32 pending)
+/* The sending process, as a pid of the daemon's pid namespace (0: not visible there). */
+static __always_inline void note_owner(struct sr_sock *e)
 {
-	const struct tcp_sock *tp;
-	__u64 now, cookie;
-	__u32 tgid, state;
-	struct sr_sock *e;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	count(SR_CNT_EV_SEND);
-	if (!in_netns(sk))
-		return 0;
-	state = sk->__sk_common.skc_state;
-	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
-		return 0;
-	tp = bpf_skc_to_tcp_sock((void *)sk);
-	if (!tp)
-		return 0;
-	now = sr_now();
-	cookie = sock_key(sk);
-	e = entry_get(cookie, sk, tp, now, 0);
-	if (!e)
-		return 0;
-	note_read(e, tp, now);
-	note_tx(e, tp, tp->write_seq + pending, cookie, now);
-	tgid = bpf_get_current_pid_tgid() >> 32;
 	if (cfg_pidns_ino) {
 		struct bpf_pidns_info ns = {};
 
@@ -446,6 +443,44 @@ static __always_inline int on_send(const struct sock *sk, __u32 pending)
 		e->flags |= SR_F_OWNER_SEEN;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 	}
+}
+
+/*
+ * A send, in the sender's context with the socket locked: every ACK so far
+ * has been processed. pending is what the message has left to copy, not yet
+ * in write_seq; counting it may over-count a send that returns short, and
+ * the next ACK re-reads write_seq.
+ */
+static __always_inline int on_send(const struct sock *sk, __u32 pending)
+{
+	const struct tcp_sock *tp;
+	__u64 now, cookie;
+	struct sr_sock *e;
+	__u32 state;
+	bool started;
+
+	count(SR_CNT_EV_SEND);
+	if (!in_netns(sk))
+		return 0;
+	state = sk->__sk_common.skc_state;
+	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
+		return 0;
+	tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!tp)
+		return 0;
+	now = sr_now();
+	cookie = sock_key(&sk->__sk_common);
+	e = entry_get(cookie, sk, tp, now, 0);
+	if (!e)
+		return 0;
+	note_read(e, tp, now);
+	started = note_tx(e, tp, tp->write_seq + pending, cookie, now);
+	/* The owner is the process whose send started the queue (the one a
+	 * stall blocks), or the first seen sending: not looked up on every
+	 * send. It is a hint; the reaper finds the holder through /proc when
+	 * the fd has moved. */
+	if (started || !(e->flags & SR_F_OWNER_SEEN))
+		note_owner(e);
 	refresh_ino(e, sk);
 	return 0;
 }
@@ -492,7 +527,7 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	if (!tp)
 		return 0;
 	now = sr_now();
-	cookie = sock_key(sk);
+	cookie = sock_key(&sk->__sk_common);
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
@@ -523,8 +558,10 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	    e->ino && (tp->write_seq != una) == (e->queued_since_ns != 0))
 		return 0;
 	note_acked(e, acked, now);
-	e->snd_una = una;
-	e->write_seq = tp->write_seq;
+	set_changed(e->snd_una, una);
+	/* Usually unchanged here, and the sender's CPU writes it: a store
+	 * would pull its line over on every ACK. */
+	set_changed(e->write_seq, tp->write_seq);
 	note_queue(e, cookie, now);
 	refresh_ino(e, sk);
 	return 0;
@@ -541,7 +578,7 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	count(SR_CNT_EV_STATE);
 	if (sk->sk_protocol != IPPROTO_TCP || !in_netns(sk))
 		return 0;
-	cookie = sock_key(sk);
+	cookie = sock_key(&sk->__sk_common);
 	if (newstate == SR_TCP_CLOSE) {
 		e = bpf_map_lookup_elem(&sr_socks, &cookie);
 		if (!e)
@@ -598,7 +635,7 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 	if (!tp)
 		return 0;
 	now = sr_now();
-	cookie = sock_key(sk);
+	cookie = sock_key(&sk->__sk_common);
 	e = entry_get(cookie, sk, tp, now, 0);
 	if (!e)
 		return 0;
@@ -645,7 +682,7 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 		return 0;
 	count(SR_CNT_EV_SWEEP);
 	now = sr_now();
-	cookie = sock_key(sk);
+	cookie = sock_key(&sk->__sk_common);
 	e = entry_get(cookie, sk, tp, now, SR_F_SWEPT);
 	if (!e)
 		return 0;

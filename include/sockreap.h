@@ -89,8 +89,9 @@ struct sr_sock {
 				 * segment received before this one (tcp_probe runs before tcp_ack) */
 	__u32 retransmits;	/* segments retransmitted while tracked (tcp_retransmit_skb) */
 	__u32 netns_ino;	/* network namespace inode */
-	__u32 owner_tgid;	/* last process seen sending on it, as a pid of the daemon's
-				 * pid namespace; 0 = unknown */
+	__u32 owner_tgid;	/* the process whose send started the current queue (else the
+				 * first seen sending), as a pid of the daemon's pid
+				 * namespace; 0 = unknown */
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 sport;		/* local port, host byte order */
 	__u16 dport;		/* remote port, host byte order */

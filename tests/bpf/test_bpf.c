@@ -2,7 +2,8 @@
  * selftests' style (prog_tests/sk_storage_tracing.c): load the trackers
  * through the daemon's own loader, drive one TCP connection in a private
  * network namespace, and assert on the map entries: creation and per-state
- * counters, queue transitions and the candidate set, the ACK number that
+ * counters, queue transitions and the candidate set (BPF adds, reads prune,
+ * a refilled queue comes back), the ACK number that
  * sr_on_probe takes from the segment before tcp_ack() runs, the FIN in
  * rcv_nxt and its read, deletion on close. Whatever the kernel's send path
  * or map key (found by port, never by cookie), on every kernel of the matrix.
@@ -11,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -214,6 +216,55 @@ static void test_queue_and_ack_prediction(void **state)
 	assert_int_equal(e.write_seq, e.snd_una);
 }
 
+static bool server_hot_untouched(void)
+{
+	struct sr_sock e;
+
+	return entry_of(PORT, true, &e) && policy_queued_bytes(&e) > 0;
+}
+
+/* Read everything queued to cli, until the server's send queue is empty. */
+static void drain_client(void)
+{
+	static char buf[1 << 16];
+	int outq = 1;
+
+	for (int i = 0; i < 3000 && outq > 0; i++) {
+		if (recv(cli, buf, sizeof(buf), MSG_DONTWAIT) < 0) {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			sleep_ms(1);
+		}
+		assert_int_equal(ioctl(srv, SIOCOUTQ, &outq), 0);
+	}
+	assert_int_equal(outq, 0);
+}
+
+/*
+ * BPF only adds to the candidate set; a read of it takes drained sockets
+ * out. A queue that empties and refills while reads prune the set must come
+ * back into it every time: after many such cycles, a queue that stays full
+ * (a reader that stopped) is a candidate with no further help (no sweep).
+ */
+static void test_candidate_pruned_and_readded(void **state)
+{
+	static char buf[1 << 16];
+	struct sr_sock e;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(send(srv, buf, 1024, 0), 1024);
+		entry_of(PORT, true, &e); /* prunes whenever it finds the queue drained */
+		drain_client();
+	}
+	assert_true(eventually(server_drained));
+	while (send(srv, buf, sizeof(buf), MSG_DONTWAIT) > 0 && ++i < 2000)
+		;
+	assert_true(eventually(server_hot_untouched));
+	drain_client();
+	assert_true(eventually(server_drained));
+}
+
 static bool server_close_wait(void)
 {
 	struct sr_sock e;
@@ -267,6 +318,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_established),
 		cmocka_unit_test(test_queue_and_ack_prediction),
+		cmocka_unit_test(test_candidate_pruned_and_readded),
 		cmocka_unit_test(test_fin_unread_then_read),
 		cmocka_unit_test(test_deleted_on_close),
 	};
