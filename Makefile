@@ -171,7 +171,7 @@ integration-san: san
 # each in `make test`, the whole integration suite on each with
 # `make test-kernels`. Every wait and grace is scaled for the emulator; what a
 # kernel offers comes from the daemon's own event=ready line.
-KERNEL_TESTS     ?= bpf cli scenarios half_close cause send_path privilege targets storm
+KERNEL_TESTS     ?= bpf cli scenarios half_close cause send_path backstop privilege targets storm
 GUEST_TIME_SCALE ?= 3
 .PHONY: kernel-suite test-kernels
 kernel-suite: all

@@ -656,6 +656,10 @@ volatile bool sweep_queued_only;
  * in: records sockets that existed before the tracepoints were attached (a
  * half-open peer sends nothing, so no event would ever reveal it) and
  * refreshes the queue figures of those already tracked.
+ *
+ * One byte out per socket visited: a read of n bytes then walks about n
+ * sockets and the next read resumes there, so the daemon can spread a walk
+ * over several scans (tracker_backstop_step).
  */
 SEC("iter/tcp")
 int sr_sweep(struct bpf_iter__tcp *ctx)
@@ -665,10 +669,11 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	const struct sock *sk;
 	struct sr_sock *e;
 	__u64 now, cookie;
-	__u8 state;
+	__u8 state, mark = 0;
 
 	if (!skc)
 		return 0;
+	bpf_seq_write(ctx->meta->seq, &mark, sizeof(mark));
 	state = skc->skc_state;
 	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
 		return 0;

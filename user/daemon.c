@@ -97,7 +97,8 @@ static int start(struct daemon *d, const struct tracker_opts *topts, char *err, 
 	 * the replies to zero-window probes) and in retransmissions to a silent
 	 * peer. One case shows in neither: data written while the window was
 	 * already zero with nothing unacknowledged, to a peer that then vanished
-	 * (no probe is ever answered). A periodic iter/tcp walk catches that one.
+	 * (no probe is ever answered). A periodic iter/tcp walk catches that one,
+	 * in steps (see backstop_step() in scan.c).
 	 */
 	if (tracker_send_path(d->tracker) == TRACKER_SEND_SWEEP)
 		d->backstop_sweep_ns = SR_BACKSTOP_SWEEP_NS;
@@ -108,6 +109,7 @@ static int start(struct daemon *d, const struct tracker_opts *topts, char *err, 
 			 strerror(-ret));
 		return ret;
 	}
+	d->backstop_sockets = tracker_sockets_swept(d->tracker);
 	if (cfg->kill_method == KILL_DESTROY && !tracker_has_destroy(d->tracker)) {
 		snprintf(err, errlen, "sockreap: --kill-method destroy needs the bpf_sock_destroy() "
 				      "kfunc (Linux 6.5+): use --kill-method shutdown or auto");

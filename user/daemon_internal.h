@@ -43,15 +43,20 @@ struct daemon {
 	struct observe_state observed;
 	int control_fd;
 	bool full_every_scan;	/* rx_idle is on: every established socket is a candidate */
-	/* No send hook (send_path=sweep): an iter/tcp walk every
-	 * SR_BACKSTOP_SWEEP_NS backstops what no segment reveals. 0 = none. */
+	/* No send hook (send_path=sweep): an iter/tcp walk starting every
+	 * SR_BACKSTOP_SWEEP_NS backstops what no segment reveals, a step of it
+	 * each scan, so that its cost is spread over the period. 0 = none. */
 	uint64_t backstop_sweep_ns;
-	uint64_t last_sweep_ns;
+	uint64_t last_sweep_ns;	  /* when the last walk started */
+	bool backstop_walking;	  /* a walk is under way */
+	uint64_t backstop_sockets; /* the last complete walk's size: it sets the step */
 };
 
 
-/* The backstop sweep's period on the sweep path (see daemon.c). */
+/* The backstop walk's period on the sweep path (see daemon.c), and the
+ * fewest sockets one step visits. */
 #define SR_BACKSTOP_SWEEP_NS (10 * NS_PER_S)
+#define SR_BACKSTOP_MIN_STEP 1024
 
 /* One scan: snapshot -> judge -> refresh the due -> index owners -> reap each -> observe. */
 void scan(struct daemon *d);

@@ -197,6 +197,16 @@ static void render_daemon(FILE *f, const struct sr_metrics *m)
 	       "Scans that could not read the map; nothing was reaped in them.");
 	fprintf(f, "sockreap_scan_errors_total %llu\n", (unsigned long long)m->scan_errors_total);
 
+	family(f, "sockreap_backstop_steps_total", "counter",
+	       "Scans that took a step of the backstop walk (sweep path only).");
+	fprintf(f, "sockreap_backstop_steps_total %llu\n", (unsigned long long)m->backstop_steps_total);
+	family(f, "sockreap_backstop_walks_total", "counter",
+	       "Backstop walks that reached their end (one starts every 10 s).");
+	fprintf(f, "sockreap_backstop_walks_total %llu\n", (unsigned long long)m->backstop_walks_total);
+	family(f, "sockreap_backstop_sockets_total", "counter",
+	       "Sockets the backstop walk's steps visited.");
+	fprintf(f, "sockreap_backstop_sockets_total %llu\n", (unsigned long long)m->backstop_sockets_total);
+
 	family(f, "sockreap_scan_duration_seconds", "histogram", "Wall time of one scan.");
 	hist_render(f, "sockreap_scan_duration_seconds", &m->scan_seconds);
 

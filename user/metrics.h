@@ -34,6 +34,10 @@ struct sr_metrics {
 	uint64_t scans_total;
 	double scan_cpu_seconds_total;	/* CPU time of the scan thread spent scanning */
 	uint64_t scan_errors_total;	/* scans whose map read failed: nothing was done */
+	/* The sweep path's backstop walk, taken in steps (one per scan at most). */
+	uint64_t backstop_steps_total;
+	uint64_t backstop_walks_total;	/* walks that reached their end */
+	uint64_t backstop_sockets_total; /* sockets the steps visited */
 	struct histogram scan_seconds;
 	struct histogram reap_latency_seconds; /* grace expiry -> shutdown done */
 	double start_time_seconds;	/* unix time */

@@ -298,17 +298,19 @@ bool tracker_has_destroy(const struct tracker *t)
 /* Walk the current namespace's sockets with an iterator program. */
 int tracker_run_iter(struct bpf_link *link)
 {
-	char buf[64];
+	char buf[16384];
 	int fd = bpf_iter_create(bpf_link__fd(link));
 	ssize_t r;
+	int n = 0;
 
 	if (fd < 0)
 		return -errno;
-	/* The program prints nothing; reading drives the walk to its end. */
+	/* Reading drives the walk to its end; sr_sweep writes one byte per
+	 * socket (the destroy walk nothing). */
 	while ((r = read(fd, buf, sizeof(buf))) > 0)
-		;
+		n += (int)r;
 	close(fd);
-	return r < 0 ? -errno : 0;
+	return r < 0 ? -errno : n;
 }
 
 static int sweep_here(void *ctx)
@@ -335,23 +337,103 @@ int tracker_sweep_all_netns(struct tracker *t)
 
 int tracker_sweep(struct tracker *t)
 {
-	return tracker_run_iter(t->sweep_link);
+	int n = tracker_run_iter(t->sweep_link);
+
+	if (n > 0)
+		t->iter_visited += (uint64_t)n;
+	return n;
 }
 
-int tracker_sweep_backstop(struct tracker *t, bool all_netns)
+uint64_t tracker_sockets_swept(const struct tracker *t)
 {
-	int ret;
+	return t->iter_visited;
+}
 
+/*
+ * The backstop walk, in steps. An iter fd walks the namespace it was
+ * created in, wherever it is read from, and each read resumes where the last
+ * one stopped; sr_sweep writes a byte per socket, so a read of n bytes
+ * visits about n sockets. The fds of one walk are opened together (a tour
+ * of the namespaces with --all-netns) and read over as many steps as it
+ * takes.
+ */
+static int walk_open_here(void *ctx)
+{
+	struct tracker *t = ctx;
+	int fd = bpf_iter_create(bpf_link__fd(t->sweep_link));
+	int *fds;
+
+	if (fd < 0)
+		return -errno;
+	fds = realloc(t->walk_fds, (t->n_walk + 1) * sizeof(*fds));
+	if (!fds) {
+		close(fd);
+		return -ENOMEM;
+	}
+	t->walk_fds = fds;
+	t->walk_fds[t->n_walk++] = fd;
+	return 0;
+}
+
+static void walk_close(struct tracker *t)
+{
+	for (size_t i = t->walk_cur; i < t->n_walk; i++)
+		close(t->walk_fds[i]);
+	free(t->walk_fds);
+	t->walk_fds = NULL;
+	t->n_walk = t->walk_cur = 0;
+}
+
+int tracker_backstop_step(struct tracker *t, bool all_netns, uint64_t budget, uint64_t *visited_out,
+			  uint64_t *walked)
+{
+	char buf[16384];
+	uint64_t visited = 0;
+	int ret = 0;
+
+	*walked = *visited_out = 0;
+	if (!t->n_walk) {
+		t->walk_visited = 0;
+		ret = all_netns ? netns_for_each(walk_open_here, t) : walk_open_here(t);
+		if (ret < 0 || !t->n_walk) {
+			walk_close(t);
+			return ret < 0 ? ret : -ENOENT;
+		}
+	}
 	t->skel->bss->sweep_queued_only = true;
-	ret = all_netns ? tracker_sweep_all_netns(t) : tracker_sweep(t);
+	while (visited < budget && t->walk_cur < t->n_walk) {
+		size_t want = budget - visited < sizeof(buf) ? (size_t)(budget - visited) : sizeof(buf);
+		ssize_t r = read(t->walk_fds[t->walk_cur], buf, want);
+
+		if (r < 0) {
+			ret = -errno;
+			break;
+		}
+		if (r == 0)
+			close(t->walk_fds[t->walk_cur++]);
+		visited += (uint64_t)r;
+	}
 	t->skel->bss->sweep_queued_only = false;
-	return ret;
+	t->walk_visited += visited;
+	t->iter_visited += visited;
+	*visited_out = visited;
+	if (ret < 0) {
+		walk_close(t);
+		return ret;
+	}
+	if (t->walk_cur == t->n_walk) {
+		*walked = t->walk_visited;
+		walk_close(t);
+		return 1;
+	}
+	return 0;
 }
 
 void tracker_close(struct tracker *t)
 {
 	if (!t)
 		return;
+	walk_close(t);
 	/* The links are the skeletons' own: destroyed with them. */
 	destroy_bpf__destroy(t->destroy);
 	sockreap_bpf__destroy(t->skel);

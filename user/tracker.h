@@ -59,7 +59,8 @@ void tracker_snapshot_free(struct tracker_snapshot *snap);
 
 /* Returns 0 or negative errno; on failure *err names the problem and the fix. */
 int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen);
-/* Walk the current netns's TCP sockets through iter/tcp, recording them. */
+/* Walk the current netns's TCP sockets through iter/tcp, recording them.
+ * Returns the sockets visited, or negative errno. */
 int tracker_sweep(struct tracker *t);
 /* The same in one network namespace, by inode. */
 int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino);
@@ -67,9 +68,19 @@ int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino);
 int tracker_refresh(struct tracker *t, uint64_t cookie, uint32_t netns_ino, struct sr_sock *out);
 /* The same in every network namespace (--all-netns); returns how many, or negative errno. */
 int tracker_sweep_all_netns(struct tracker *t);
-/* The periodic sweep without a send hook: looks only at sockets with data
- * queued or in CLOSE_WAIT (every netns with all_netns). */
-int tracker_sweep_backstop(struct tracker *t, bool all_netns);
+/*
+ * The periodic walk without a send hook, one step of it: looks up only
+ * sockets with data queued or in CLOSE_WAIT (in every netns with all_netns),
+ * visiting at most about budget sockets, and resumes at the next call where
+ * this one stopped; a call after the end starts a new walk. *visited: the
+ * sockets this step visited. Returns 1 when the walk reached its end
+ * (*walked: the sockets it visited in all), 0 while it is under way, or
+ * negative errno (the walk is then abandoned).
+ */
+int tracker_backstop_step(struct tracker *t, bool all_netns, uint64_t budget, uint64_t *visited,
+			  uint64_t *walked);
+/* Sockets visited by every walk so far (the start-up sweep's size, read after it). */
+uint64_t tracker_sockets_swept(const struct tracker *t);
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap);
 /* Only the candidates: sockets with data queued or in CLOSE_WAIT. */
 int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap);

@@ -21,6 +21,12 @@ struct tracker {
 	__u64 key_salt;
 	int ncpus;
 	uint64_t *percpu; /* ncpus values for one counter */
+	/* The backstop walk under way (tracker_backstop_step): one iter fd per
+	 * network namespace, walk_fds[walk_cur] the one being read. */
+	int *walk_fds;
+	size_t n_walk, walk_cur;
+	uint64_t walk_visited;	 /* sockets the walk under way has visited */
+	uint64_t iter_visited;	 /* sockets every walk so far has visited */
 };
 
 /* Walk the current namespace's sockets with an iterator program. 0 or -errno. */

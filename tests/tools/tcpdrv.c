@@ -13,6 +13,8 @@
  *   tcpdrv server --mode flood --count N [--procs P]   accept N connections (over P
  *                                  processes), fill each send queue, report when each is shut
  *   tcpdrv client --mode holdall --count N   (with flood: small receive buffers, never read)
+ *   tcpdrv server --mode zerowin   fill the peer's window with nothing left unacknowledged,
+ *                                  say "window_closed", then on SIGUSR1 send behind it
  *
  * Every run is bounded by --duration. The last line on stdout says how it
  * ended: "result=error errno=EPIPE elapsed=2.41 bytes=N" when a send or read
@@ -23,13 +25,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <stdbool.h>
 #include <sys/time.h>
@@ -406,6 +410,70 @@ static int run_swap(int lfd, int fd, const struct args *a, double deadline)
 	return 0;
 }
 
+/*
+ * zerowin: the one case only the sweep path's backstop walk sees. Send the
+ * peer's window, and only with nothing outstanding, until the
+ * peer (a reader that never reads) advertises a zero window and everything
+ * sent is acknowledged; say "window_closed" and wait for SIGUSR1 (the test
+ * drops the peer's packets meanwhile, so no window probe is answered); then
+ * send until an error or the deadline. The data is queued behind a zero
+ * window: never transmitted, so never retransmitted, and no ACK comes back.
+ */
+static int run_zerowin(int fd, double deadline)
+{
+	unsigned long long bytes = 0;
+	static char buf[65536];
+	struct timespec wait_ts;
+	struct tcp_info ti;
+	socklen_t tl;
+	sigset_t set;
+	int one = 1, outq = 0, err;
+	double left;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (;;) {
+		if (mono() >= deadline) {
+			finish("timeout", 0, bytes);
+			return 0;
+		}
+		tl = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) || ioctl(fd, SIOCOUTQ, &outq)) {
+			finish("error", errno, bytes);
+			return 0;
+		}
+		if (outq == 0 && ti.tcpi_snd_wnd == 0)
+			break;
+		/* The whole window the peer offers, never more: it is not taken
+		 * back, so all of it is acknowledged. (Less, in ever smaller
+		 * segments, overflows the peer's buffer with per-segment overhead
+		 * until it drops them.) */
+		if (outq == 0) {
+			size_t n = ti.tcpi_snd_wnd;
+			ssize_t r = send(fd, buf, n < sizeof(buf) ? n : sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (r > 0)
+				bytes += (unsigned long long)r;
+		}
+		usleep(2000);
+	}
+	printf("window_closed bytes=%llu\n", bytes);
+	fflush(stdout);
+	left = deadline - mono();
+	wait_ts.tv_sec = (time_t)left;
+	wait_ts.tv_nsec = (long)((left - (double)wait_ts.tv_sec) * 1e9);
+	if (left <= 0 || sigtimedwait(&set, NULL, &wait_ts) != SIGUSR1) {
+		finish("timeout", 0, bytes);
+		return 0;
+	}
+	err = send_until(fd, deadline, 65536, &bytes);
+	finish(err ? "error" : "timeout", err, bytes);
+	return 0;
+}
+
 /* holdall (server): accept every connection and keep it open until the deadline. */
 static int run_holdall_server(int lfd, double deadline)
 {
@@ -742,6 +810,8 @@ int main(int argc, char **argv)
 		finish("closed", 0, 0);
 		return 0;
 	}
+	if (!strcmp(a.mode, "zerowin"))
+		return run_zerowin(fd, deadline);
 	if (!strcmp(a.mode, "forkexit"))
 		return run_forked(fd, &a, deadline, true);
 	if (!strcmp(a.mode, "shared"))
