@@ -566,12 +566,13 @@ def targets(hot, stats, sc, det, storms=None):
         if not row:
             continue
         mean, worst = row.get("scan_cpu_ms"), row.get("scan_cpu_max_ms")
+        # Every scan, the ones that take a step of the backstop walk included.
         t.append({"target": f"--send-path {path} (pre-6.16 kernels): scan CPU <= 5 ms per scan at 50,000 connections"
-                            " (mean over the window, the backstop sweep every 10 s included)",
-                  "value": f"mean {fmt(mean, '.2f')} ms, median {fmt(row.get('scan_cpu_median_ms'), '.2f')} ms, "
-                           f"worst {fmt(worst, '.2f')} ms (the scan that sweeps)",
-                  "met": None if mean is None else mean <= 5,
-                  "margin": None if mean is None else f"mean {5 - mean:+.2f} ms"})
+                            " (every scan, the backstop walk's steps included)",
+                  "value": f"worst {fmt(worst, '.2f')} ms, median {fmt(row.get('scan_cpu_median_ms'), '.2f')} ms, "
+                           f"mean {fmt(mean, '.2f')} ms",
+                  "met": None if worst is None else worst <= 5,
+                  "margin": None if worst is None else f"worst {5 - worst:+.2f} ms"})
     for st in storms or []:
         t.append({"target": f"storm {st['name']}: {st['count']} sockets reaped within grace + interval + 1 s",
                   "value": f"{st['reaped']} reaped, the last {fmt(st['last_s'], '.2f')} s after all queues were full",
@@ -655,7 +656,7 @@ def print_table(r):
                   f"{p['tracepoint_dispatch_pct']}%, map code {p['bpf_map_pct']}%; top: {top}")
     print("\n3./4. Scale: N established loopback connections (2 tracked sockets each); the watchdog at the same N")
     print("   scan CPU per scan (ms): median / worst / mean over a window of 20 scans (10 s; on the sweep path it"
-          " holds one backstop sweep); proc = every thread of the daemon, per scan")
+          " holds one backstop walk, in steps); proc = every thread of the daemon, per scan")
     print(f"   {'path':<8}{'N':>7}{'tracked':>9}{'median':>9}{'worst':>9}{'mean':>9}{'ns/socket':>11}{'proc':>8}{'RSS MiB':>9}"
           f"{'map MiB':>9}{'watchdog ms':>13}{'watchdog/sockreap':>19}")
     for s in r["scale"]:

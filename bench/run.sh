@@ -56,8 +56,9 @@ SCALE_N=${BENCH_SCALE_N:-$SCALE_N}
 want() { [[ " $PHASES " == *" $1 "* ]]; }
 SCALE_CAPACITY=131072 # one map size for every N: 2 entries per connection at 50,000
 # The daemon reads only its candidate set each scan; on the sweep path it also
-# walks every socket once every 10 s (the backstop): 20 scans at 0.5 s hold
-# exactly one such walk, so the mean over the window is the amortized cost.
+# walks every socket once every 10 s (the backstop), a step of the walk per
+# scan: 20 scans at 0.5 s hold exactly one walk, so the worst scan is one
+# that takes a step and the mean is the amortized cost.
 SCALE_INTERVAL=0.5 SCALE_SCANS=20
 # Readers drain at 256 KB/s until frozen: ACK progress up to the freeze, and
 # 100 pairs that do not starve this script of CPU, as 100 bulk transfers would.

@@ -391,22 +391,19 @@ static __always_inline void note_read(struct sr_sock *e, const struct tcp_sock *
 
 /*
  * Queue bookkeeping, on the transitions only; true when the queue starts.
- * empty -> queued puts the socket in the candidate set, always with an
- * update (never "already there?": see below). queued -> empty only clears
- * the mark: the daemon takes drained sockets out of the set when it reads
- * it (tracker_read_hot), so a busy socket whose queue empties and refills
- * between two ACKs pays one map update per cycle instead of two.
- *
- * Why that is race-free: this store of queued_since_ns precedes the update,
- * which takes and releases the key's bucket lock; the daemon deletes under
- * the same lock and only then re-reads the entry, putting the key back if
- * the queue has restarted. Either the update comes after the delete, or the
- * daemon's re-read sees the mark. A lookup-then-skip here would lose that.
+ * empty -> queued puts the socket in the candidate set, queued -> empty
+ * takes it out (unless it is waiting in CLOSE_WAIT, a candidate for
+ * peer_gone), so the set holds the sockets queued now, and a scan's cost
+ * follows them rather than every socket active lately.
  */
 static __always_inline bool note_queue(struct sr_sock *e, __u64 cookie, __u64 now)
 {
 	if (e->write_seq == e->snd_una) {
-		set_changed(e->queued_since_ns, 0);
+		if (e->queued_since_ns) {
+			e->queued_since_ns = 0;
+			if (e->state != SR_TCP_CLOSE_WAIT)
+				bpf_map_delete_elem(&sr_hot, &cookie);
+		}
 	} else if (!e->queued_since_ns) {
 		e->queued_since_ns = now;
 		hot_add(cookie);

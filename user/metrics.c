@@ -62,6 +62,13 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample. */
+static void scalar(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+	family(f, name, type, help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
 /* Label values here are our own constants, but escape anyway (\\, \", \n). */
 static void label_value(FILE *f, const char *v)
 {
@@ -153,12 +160,12 @@ static void render_tracking(FILE *f, const struct sr_metrics *m)
 		fprintf(f, "sockreap_stalled_sockets{reason=\"%s\"} %llu\n", policy_reason_name(r),
 			(unsigned long long)m->stalled_now[r]);
 
-	family(f, "sockreap_sockets_tracked", "gauge", "Sockets in the BPF map.");
-	fprintf(f, "sockreap_sockets_tracked %llu\n", (unsigned long long)m->sockets_tracked);
+	scalar(f, "sockreap_sockets_tracked", "gauge", "Sockets in the BPF map.",
+	       m->sockets_tracked);
 
-	family(f, "sockreap_scan_entries", "gauge",
-	       "Sockets the last scan examined: the candidates (data queued, CLOSE_WAIT) or all.");
-	fprintf(f, "sockreap_scan_entries %llu\n", (unsigned long long)m->scan_entries);
+	scalar(f, "sockreap_scan_entries", "gauge",
+	       "Sockets the last scan examined: the candidates (data queued, CLOSE_WAIT) or all.",
+	       m->scan_entries);
 
 	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");
 	for (int s = 1; s < SR_TCP_NSTATES; s++)
@@ -166,15 +173,16 @@ static void render_tracking(FILE *f, const struct sr_metrics *m)
 			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", format_tcp_state((unsigned int)s, true),
 				(unsigned long long)m->tracked_by_state[s]);
 
-	family(f, "sockreap_map_capacity", "gauge", "Sockets the BPF map can hold.");
-	fprintf(f, "sockreap_map_capacity %llu\n", (unsigned long long)m->map_capacity);
+	scalar(f, "sockreap_map_capacity", "gauge", "Sockets the BPF map can hold.",
+	       m->map_capacity);
 
-	family(f, "sockreap_map_full_total", "counter", "Sockets left untracked because the map was full.");
-	fprintf(f, "sockreap_map_full_total %llu\n", (unsigned long long)m->bpf[SR_CNT_MAP_FULL]);
+	scalar(f, "sockreap_map_full_total", "counter",
+	       "Sockets left untracked because the map was full.",
+	       m->bpf[SR_CNT_MAP_FULL]);
 
-	family(f, "sockreap_candidates_full_total", "counter",
-	       "Candidates the candidate set could not hold (the scan then reads every socket).");
-	fprintf(f, "sockreap_candidates_full_total %llu\n", (unsigned long long)m->bpf[SR_CNT_HOT_FULL]);
+	scalar(f, "sockreap_candidates_full_total", "counter",
+	       "Candidates the candidate set could not hold (the scan then reads every socket).",
+	       m->bpf[SR_CNT_HOT_FULL]);
 
 	family(f, "sockreap_bpf_events_total", "counter", "Events seen by each BPF program.");
 	for (int c = 0; c < SR_CNT_MAX; c++)
@@ -186,26 +194,25 @@ static void render_tracking(FILE *f, const struct sr_metrics *m)
 /* The scans themselves, reap latency, and who we are. */
 static void render_daemon(FILE *f, const struct sr_metrics *m)
 {
-	family(f, "sockreap_scans_total", "counter", "Scans of the socket map.");
-	fprintf(f, "sockreap_scans_total %llu\n", (unsigned long long)m->scans_total);
+	scalar(f, "sockreap_scans_total", "counter", "Scans of the socket map.", m->scans_total);
 
 	family(f, "sockreap_scan_cpu_seconds_total", "counter",
 	       "CPU time (user + system) the daemon spent in scans.");
 	fprintf(f, "sockreap_scan_cpu_seconds_total %.6f\n", m->scan_cpu_seconds_total);
 
-	family(f, "sockreap_scan_errors_total", "counter",
-	       "Scans that could not read the map; nothing was reaped in them.");
-	fprintf(f, "sockreap_scan_errors_total %llu\n", (unsigned long long)m->scan_errors_total);
+	scalar(f, "sockreap_scan_errors_total", "counter",
+	       "Scans that could not read the map; nothing was reaped in them.",
+	       m->scan_errors_total);
 
-	family(f, "sockreap_backstop_steps_total", "counter",
-	       "Scans that took a step of the backstop walk (sweep path only).");
-	fprintf(f, "sockreap_backstop_steps_total %llu\n", (unsigned long long)m->backstop_steps_total);
-	family(f, "sockreap_backstop_walks_total", "counter",
-	       "Backstop walks that reached their end (one starts every 10 s).");
-	fprintf(f, "sockreap_backstop_walks_total %llu\n", (unsigned long long)m->backstop_walks_total);
-	family(f, "sockreap_backstop_sockets_total", "counter",
-	       "Sockets the backstop walk's steps visited.");
-	fprintf(f, "sockreap_backstop_sockets_total %llu\n", (unsigned long long)m->backstop_sockets_total);
+	scalar(f, "sockreap_backstop_steps_total", "counter",
+	       "Scans that took a step of the backstop walk (sweep path only).",
+	       m->backstop_steps_total);
+	scalar(f, "sockreap_backstop_walks_total", "counter",
+	       "Backstop walks that reached their end (one starts every 10 s).",
+	       m->backstop_walks_total);
+	scalar(f, "sockreap_backstop_sockets_total", "counter",
+	       "Sockets the backstop walk's steps visited.",
+	       m->backstop_sockets_total);
 
 	family(f, "sockreap_scan_duration_seconds", "histogram", "Wall time of one scan.");
 	hist_render(f, "sockreap_scan_duration_seconds", &m->scan_seconds);

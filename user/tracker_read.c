@@ -86,35 +86,6 @@ int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
 	return read_all(snap, bpf_map__fd(t->skel->maps.sr_socks), false);
 }
 
-/* Can the entry fire a verdict without a further event? The rule BPF
- * follows when it adds a socket to the candidate set. */
-static bool is_candidate(const struct sr_sock *e)
-{
-	return e->queued_since_ns || e->state == SR_TCP_CLOSE_WAIT;
-}
-
-/*
- * Take a drained socket out of the candidate set (BPF only adds; see
- * note_queue() in sockreap.bpf.c). The delete, under the key's bucket lock,
- * comes before the re-read: a queue that restarted meanwhile is seen there,
- * and the key goes back. 1 = still a candidate (*e refreshed), 0 = out, or
- * negative errno.
- */
-static int prune_candidate(int hfd, int sfd, uint64_t cookie, struct sr_sock *e)
-{
-	__u8 one = 1;
-
-	if (bpf_map_delete_elem(hfd, &cookie) && errno != ENOENT)
-		return -errno;
-	if (bpf_map_lookup_elem(sfd, &cookie, e))
-		return errno == ENOENT ? 0 : -errno;
-	if (!is_candidate(e))
-		return 0;
-	if (bpf_map_update_elem(hfd, &cookie, &one, BPF_ANY))
-		return -errno;
-	return 1;
-}
-
 int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap)
 {
 	int hfd = bpf_map__fd(t->skel->maps.sr_hot), sfd = bpf_map__fd(t->skel->maps.sr_socks);
@@ -124,26 +95,15 @@ int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap)
 	if (ret)
 		return ret;
 	/* Then each candidate's entry. One whose entry is gone was closed
-	 * between the two reads (BPF deletes both on TCP_CLOSE): drop it.
-	 * One that drained leaves the set here. */
+	 * between the two reads (BPF deletes both on TCP_CLOSE): drop it. */
 	for (size_t i = 0; i < snap->n; i++) {
-		uint64_t cookie = snap->cookies[i];
-		struct sr_sock *e = &snap->socks[kept];
-
-		if (bpf_map_lookup_elem(sfd, &cookie, e)) {
+		if (bpf_map_lookup_elem(sfd, &snap->cookies[i], &snap->socks[kept])) {
 			if (errno != ENOENT)
 				return -errno;
-			bpf_map_delete_elem(hfd, &cookie);
+			bpf_map_delete_elem(hfd, &snap->cookies[i]);
 			continue;
 		}
-		if (!is_candidate(e)) {
-			ret = prune_candidate(hfd, sfd, cookie, e);
-			if (ret < 0)
-				return ret;
-			if (!ret)
-				continue;
-		}
-		snap->cookies[kept++] = cookie;
+		snap->cookies[kept++] = snap->cookies[i];
 	}
 	snap->n = kept;
 	return 0;

@@ -2,8 +2,8 @@
  * selftests' style (prog_tests/sk_storage_tracing.c): load the trackers
  * through the daemon's own loader, drive one TCP connection in a private
  * network namespace, and assert on the map entries: creation and per-state
- * counters, queue transitions and the candidate set (BPF adds, reads prune,
- * a refilled queue comes back), the ACK number that
+ * counters, queue transitions and the candidate set (out when the queue
+ * drains, back when it refills), the ACK number that
  * sr_on_probe takes from the segment before tcp_ack() runs, the FIN in
  * rcv_nxt and its read, deletion on close. Whatever the kernel's send path
  * or map key (found by port, never by cookie), on every kernel of the matrix.
@@ -240,12 +240,12 @@ static void drain_client(void)
 }
 
 /*
- * BPF only adds to the candidate set; a read of it takes drained sockets
- * out. A queue that empties and refills while reads prune the set must come
- * back into it every time: after many such cycles, a queue that stays full
- * (a reader that stopped) is a candidate with no further help (no sweep).
+ * A queue that empties and refills over and over, while the daemon reads the
+ * candidate set: each drain takes the socket out, each refill puts it back.
+ * After many such cycles a queue that stays full (a reader that stopped) is
+ * a candidate with no further help (no sweep), and out of the set once read.
  */
-static void test_candidate_pruned_and_readded(void **state)
+static void test_candidate_out_and_back(void **state)
 {
 	static char buf[1 << 16];
 	struct sr_sock e;
@@ -254,7 +254,7 @@ static void test_candidate_pruned_and_readded(void **state)
 	(void)state;
 	for (i = 0; i < 200; i++) {
 		assert_int_equal(send(srv, buf, 1024, 0), 1024);
-		entry_of(PORT, true, &e); /* prunes whenever it finds the queue drained */
+		entry_of(PORT, true, &e); /* a read while the queue flips */
 		drain_client();
 	}
 	assert_true(eventually(server_drained));
@@ -318,7 +318,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_established),
 		cmocka_unit_test(test_queue_and_ack_prediction),
-		cmocka_unit_test(test_candidate_pruned_and_readded),
+		cmocka_unit_test(test_candidate_out_and_back),
 		cmocka_unit_test(test_fin_unread_then_read),
 		cmocka_unit_test(test_deleted_on_close),
 	};
