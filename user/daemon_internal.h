@@ -48,7 +48,6 @@ struct daemon {
 	 * each scan, so that its cost is spread over the period. 0 = none. */
 	uint64_t backstop_sweep_ns;
 	uint64_t last_sweep_ns;	  /* when the last walk started */
-	bool backstop_walking;	  /* a walk is under way */
 	uint64_t backstop_sockets; /* the last complete walk's size: it sets the step */
 };
 

@@ -232,10 +232,9 @@ static void backstop_step(struct daemon *d, uint64_t now)
 
 	if (!d->backstop_sweep_ns)
 		return;
-	if (!d->backstop_walking) {
+	if (!tracker_backstop_walking(d->tracker)) {
 		if (now - d->last_sweep_ns < d->backstop_sweep_ns)
 			return;
-		d->backstop_walking = true;
 		d->last_sweep_ns = now;
 	}
 	scans = interval_ns ? d->backstop_sweep_ns / interval_ns : 1;
@@ -247,7 +246,6 @@ static void backstop_step(struct daemon *d, uint64_t now)
 	d->metrics.backstop_sockets_total += visited;
 	if (ret == 0)
 		return;
-	d->backstop_walking = false;
 	if (ret == 1) {
 		d->backstop_sockets = walked;
 		d->metrics.backstop_walks_total++;

@@ -384,6 +384,11 @@ static void walk_close(struct tracker *t)
 	t->n_walk = t->walk_cur = 0;
 }
 
+bool tracker_backstop_walking(const struct tracker *t)
+{
+	return t->n_walk > 0;
+}
+
 int tracker_backstop_step(struct tracker *t, bool all_netns, uint64_t budget, uint64_t *visited_out,
 			  uint64_t *walked)
 {

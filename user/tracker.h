@@ -79,6 +79,8 @@ int tracker_sweep_all_netns(struct tracker *t);
  */
 int tracker_backstop_step(struct tracker *t, bool all_netns, uint64_t budget, uint64_t *visited,
 			  uint64_t *walked);
+/* Is a backstop walk under way (begun, not yet at its end or abandoned)? */
+bool tracker_backstop_walking(const struct tracker *t);
 /* Sockets visited by every walk so far (the start-up sweep's size, read after it). */
 uint64_t tracker_sockets_swept(const struct tracker *t);
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap);

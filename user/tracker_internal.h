@@ -29,7 +29,8 @@ struct tracker {
 	uint64_t iter_visited;	 /* sockets every walk so far has visited */
 };
 
-/* Walk the current namespace's sockets with an iterator program. 0 or -errno. */
+/* Walk the current namespace's sockets with an iterator program: the bytes it
+ * wrote (sr_sweep: one per socket), or -errno. */
 int tracker_run_iter(struct bpf_link *link);
 
 /* Load and attach the destroy walk (tracker_destroy.c); on failure run without it. */
