@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* refprogs.bpf.c - reference programs for the per-event cost bench.
  *
  * Attached next to the daemon's own programs on the same tracepoints, in the

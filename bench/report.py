@@ -501,6 +501,167 @@ def detection(data):
             "within_target": len(within), "freeze_spread_s": freeze[-1] - freeze[0]}
 
 
+# --- 6. sidecars ------------------------------------------------------------------
+
+
+SIDECAR_KS = (1, 4, 8)
+SIDECAR_ARMS = [("untargeted", k) for k in SIDECAR_KS] + [("targeted", k) for k in SIDECAR_KS] + [("ds", 1)]
+SIDECAR_BOOTSTRAP = 2000
+# The unit of the ratios: a minimal tracker on the same two hooks, one hash
+# update per event on each (refprogs.bpf.c); and what attaching an empty
+# program to each hook costs.
+TRACKER_REFS = ("ref_probe_hash", "ref_send_hash")
+EMPTY_REFS = ("ref_probe_empty", "ref_send_empty")
+
+
+def sidecar_window(costs):
+    """One window's figures from window_costs() (keys NAME:LABEL), or None.
+
+    Events: the run count of the empty reference on tcp_probe. Every program
+    on a tracepoint runs for every segment the machine receives (the
+    namespace filter is inside each program), so any of them counts the
+    same events; the references' one copy stays attached through every arm
+    and every window while daemons come and go, so it counts them the same
+    way in every arm. The daemons' sr_on_probe counts are kept as a check.
+    """
+    progs = {}
+    for key, (cnt, ns) in costs.items():
+        name, _, label = key.rpartition(":")
+        progs[(name, label)] = (cnt, ns)
+    events = progs.get(("ref_probe_empty", "ref"), (0, 0))[0]
+    probes = [cnt for (name, label), (cnt, _) in progs.items() if name == "sr_on_probe"]
+    if events <= 0:
+        events = max(probes, default=0)
+    if events <= 0:
+        return None
+    # Our tracing programs only: sr_walk and sr_dump (iter/tcp) are scan work.
+    ours = {k: v for k, v in progs.items() if k[0].startswith("sr_on_") and k[1] != "ref"}
+    targeted_ns = sum(ns for (_, label), (_, ns) in ours.items() if label in ("hot", "ds"))
+    untargeted_ns = sum(ns for (_, label), (_, ns) in ours.items() if label.startswith("sc"))
+    untargeted_daemons = len({label for _, label in ours if label.startswith("sc")})
+    tracker_ns = sum(progs.get((n, "ref"), (0, 0))[1] for n in TRACKER_REFS)
+    empty_ns = sum(progs.get((n, "ref"), (0, 0))[1] for n in EMPTY_REFS)
+    return {"events": events, "ours_ns": targeted_ns + untargeted_ns, "targeted_ns": targeted_ns,
+            "untargeted_ns": untargeted_ns, "untargeted_daemons": untargeted_daemons,
+            "tracker_ns": tracker_ns, "empty_ns": empty_ns,
+            "probe_count_disagreement": max((abs(c - events) / events for c in probes), default=0)}
+
+
+def sidecar_break_even(t, u, d):
+    """Smallest N >= 1 with t + (N - 1) u > d: N sidecars, one of them
+    tracking the segment's socket, against one DaemonSet tracking it."""
+    if None in (t, u, d):
+        return None
+    if t > d:
+        return 1
+    if u <= 0:
+        return None
+    return int((d - t) // u) + 2
+
+
+def sidecar_break_even_untargeted(u, d):
+    """Smallest N >= 1 with N u > d: a socket no sidecar tracks (a pod
+    without one, the host) against a DaemonSet that tracks every socket."""
+    if None in (u, d) or u <= 0:
+        return None
+    return int(d // u) + 1
+
+
+def sidecar_model(med):
+    """t, u, d from the per-arm medians {arm: value}: u is the slope through
+    the origin of the untargeted arms' cost over K (least squares)."""
+    ks = [k for k in SIDECAR_KS if med.get(("untargeted", k)) is not None]
+    u = (sum(k * med[("untargeted", k)] for k in ks) / sum(k * k for k in ks)) if ks else None
+    return med.get(("targeted", 1)), u, med.get(("ds", 1))
+
+
+def sidecars(data):
+    d = os.path.join(data, "sidecars")
+    path = os.path.join(d, "runs.tsv")
+    if not os.path.exists(path):
+        return None
+    arms, foreign, bps = {}, set(), {}
+    with open(path) as f:
+        next(f)
+        for line in f:
+            arm, k, rnd, w, nforeign, base = line.rstrip("\n").split("\t")
+            c = window_costs(load_json(os.path.join(d, base + ".before.json")),
+                             load_json(os.path.join(d, base + ".after.json")))
+            win = sidecar_window(c)
+            if not win:
+                continue
+            doc = load_json(os.path.join(d, base + ".iperf.json"))
+            if doc and "end" in doc and "sum_received" in doc["end"]:
+                bps.setdefault((arm, int(k)), []).append(iperf_figures(doc)["bps"])
+            win["foreign"] = int(nforeign)
+            foreign.add(int(nforeign))
+            arms.setdefault((arm, int(k)), []).append(win)
+    # Per window: ns per event, and ratios to the references of the same
+    # window (the events cancel: every program ran for the same ones).
+    per_event = lambda ws, f: [f(w) / w["events"] for w in ws]
+    ratio = lambda ws, f, ref: [f(w) / w[ref] for w in ws if w[ref] > 0]
+    out = {"arms": {}, "foreign_sr_programs": sorted(foreign),
+           "events": "run_cnt of ref_probe_empty (one copy attached through every arm): every tcp_probe event "
+                     "of the machine, iperf3's segments almost all of them",
+           "cost": "sum of run_time_ns of every daemon's sr_on_* programs over the events; x_tracker: over "
+                   "ref_probe_hash + ref_send_hash in the same window"}
+    x_tracker = {}
+    for key in SIDECAR_ARMS:
+        ws = arms.get(key)
+        if not ws:
+            continue
+        arm, k = key
+        x_tracker[key] = ratio(ws, lambda w: w["ours_ns"], "tracker_ns")
+        res = {"windows": len(ws), "k": k,
+               "ns_per_event": summary(per_event(ws, lambda w: w["ours_ns"])),
+               "x_tracker": summary(x_tracker[key]),
+               "tracker_ns_per_event": summary(per_event(ws, lambda w: w["tracker_ns"])),
+               "empty_ns_per_event": summary(per_event(ws, lambda w: w["empty_ns"])),
+               "events_per_window": median([w["events"] for w in ws]),
+               "throughput_bps": median(bps.get(key, [])),
+               "probe_count_disagreement_max": max(w["probe_count_disagreement"] for w in ws)}
+        if arm != "ds" and any(w["untargeted_daemons"] for w in ws):
+            unt = [w for w in ws if w["untargeted_daemons"]]
+            res["untargeted_per_daemon_ns_per_event"] = summary(
+                per_event(unt, lambda w: w["untargeted_ns"] / w["untargeted_daemons"]))
+            res["untargeted_per_daemon_x_empty"] = summary(
+                ratio(unt, lambda w: w["untargeted_ns"] / w["untargeted_daemons"], "empty_ns"))
+        if arm != "untargeted":
+            res["tracking_daemon_ns_per_event"] = summary(per_event(ws, lambda w: w["targeted_ns"]))
+        out["arms"][f"{arm}{k}"] = res
+    ns_med = {key: out["arms"][f"{key[0]}{key[1]}"]["ns_per_event"]["median"] for key in x_tracker}
+    x_med = {key: median(v) for key, v in x_tracker.items()}
+    # The break-even in reference units, which hold across the arms (measured
+    # one after the other) and across days; in ns beside it.
+    model = {}
+    for unit, med in (("x_tracker", x_med), ("ns_per_event", ns_med)):
+        t, u, dd = sidecar_model(med)
+        model[unit] = {"targeted_sidecar_t": t, "untargeted_daemon_u": u, "daemonset_d": dd,
+                       "break_even_sidecar_pods": sidecar_break_even(t, u, dd),
+                       "break_even_other_sockets": sidecar_break_even_untargeted(u, dd),
+                       "node_over_daemonset": {str(n): (t + (n - 1) * u) / dd if None not in (t, u, dd) else None
+                                               for n in SIDECAR_KS},
+                       "measured_targeted_over_daemonset": {
+                           str(k): med[("targeted", k)] / dd for k in SIDECAR_KS
+                           if med.get(("targeted", k)) is not None and dd}}
+    # Bootstrap: windows resampled within each arm, the model and the
+    # break-even recomputed each time.
+    if all(len(v) >= 2 for v in x_tracker.values()) and len(x_tracker) == len(SIDECAR_ARMS):
+        rnd = random.Random(21)
+        pods, other = [], []
+        for _ in range(SIDECAR_BOOTSTRAP):
+            med = {key: median([rnd.choice(v) for _ in v]) for key, v in x_tracker.items()}
+            t, u, dd = sidecar_model(med)
+            pods.append(sidecar_break_even(t, u, dd))
+            other.append(sidecar_break_even_untargeted(u, dd))
+        ci = lambda v: [percentile([x for x in v if x is not None], 2.5),
+                        percentile([x for x in v if x is not None], 97.5)] if None not in v else None
+        model["x_tracker"]["break_even_sidecar_pods_ci95"] = ci(pods)
+        model["x_tracker"]["break_even_other_sockets_ci95"] = ci(other)
+    out["model"] = model
+    return out
+
+
 # --- targets and table -------------------------------------------------------------
 
 
@@ -685,6 +846,50 @@ def print_table(r):
                          ("onset_to_error_s", "onset -> sender error"), ("freeze_to_error_s", "SIGSTOP -> sender error")):
             x = d[k]
             print(f"   {label:<26} p50 {fmt(x['p50'])} s  p99 {fmt(x['p99'])} s  max {fmt(x['max'])} s  (n={x['n']})")
+    sc = r.get("sidecars")
+    if sc and sc["arms"]:
+        a = sc["arms"]
+        cell = lambda v, spec=".2f": (f"{fmt(v['median'], spec)} [{fmt(v['ci95'][0], spec)}, {fmt(v['ci95'][1], spec)}]"
+                                      if v else "-")
+        print("\n6. Sidecars (issue 21): iperf3 (1 stream) in a namespace of its own; per received segment (tcp_probe"
+              " event), the run_time_ns of every daemon's sr_on_* programs summed; x ref = over a one-hash tracker"
+              " on the same two hooks (ref_probe_hash + ref_send_hash, same windows); median [bootstrap 95%]")
+        print(f"   {'K':<3}{'untargeted ns/ev':>24}{'x ref':>20}{'per daemon x empty':>22}"
+              f"{'targeted ns/ev':>24}{'x ref':>20}{'n':>4}")
+        for k in SIDECAR_KS:
+            u, t = a.get(f"untargeted{k}", {}), a.get(f"targeted{k}", {})
+            print(f"   {k:<3}{cell(u.get('ns_per_event'), '.0f'):>24}{cell(u.get('x_tracker')):>20}"
+                  f"{cell(u.get('untargeted_per_daemon_x_empty')):>22}"
+                  f"{cell(t.get('ns_per_event'), '.0f'):>24}{cell(t.get('x_tracker')):>20}"
+                  f"{min(u.get('windows', 0), t.get('windows', 0)):>4}")
+        ds = a.get("ds1", {})
+        print(f"   DaemonSet (one --all-netns daemon tracking the socket): {cell(ds.get('ns_per_event'), '.0f')} ns/event,"
+              f" x ref {cell(ds.get('x_tracker'))} (n={ds.get('windows', 0)}); the reference itself"
+              f" {fmt(ds.get('tracker_ns_per_event', {}).get('median'), '.0f')} ns/event")
+        refs = ", ".join(f"{name} {fmt(a[name]['tracker_ns_per_event']['median'], '.0f')}"
+                         for name in [f"{arm}{k}" for arm, k in SIDECAR_ARMS] if name in a)
+        print(f"   the reference's own ns/event per arm (what x ref divides by): {refs}")
+        m = sc["model"].get("x_tracker", {})
+        mn = sc["model"].get("ns_per_event", {})
+        print(f"   model (x ref): one tracking sidecar T = {fmt(m.get('targeted_sidecar_t'), '.3f')}, each other daemon"
+              f" U = {fmt(m.get('untargeted_daemon_u'), '.3f')} (slope over K), one DaemonSet D ="
+              f" {fmt(m.get('daemonset_d'), '.3f')}; in ns: {fmt(mn.get('targeted_sidecar_t'), '.0f')},"
+              f" {fmt(mn.get('untargeted_daemon_u'), '.1f')}, {fmt(mn.get('daemonset_d'), '.0f')}")
+        node = ", ".join(f"N={n}: {fmt(v, '.2f')}x" for n, v in m.get("node_over_daemonset", {}).items())
+        meas = ", ".join(f"K={k}: {fmt(v, '.2f')}x" for k, v in m.get("measured_targeted_over_daemonset", {}).items())
+        print(f"   a segment of a sidecar pod, N sidecars per node, T + (N-1)U over D: {node} (measured, targeted K"
+              f" over D: {meas})")
+        ci = m.get("break_even_sidecar_pods_ci95") or [None, None]
+        print(f"   break-even: N = {m.get('break_even_sidecar_pods')} sidecars per node [bootstrap 95%:"
+              f" {ci[0]}, {ci[1]}]: from that many, a sidecar pod's segment costs more than under one DaemonSet"
+              f" (in ns: {mn.get('break_even_sidecar_pods')})")
+        ci = m.get("break_even_other_sockets_ci95") or [None, None]
+        print(f"   a socket no sidecar tracks (a pod without one, the host), N U against D: more from"
+              f" N = {m.get('break_even_other_sockets')} [{ci[0]}, {ci[1]}] (in ns: {mn.get('break_even_other_sockets')})")
+        dis = max((v.get("probe_count_disagreement_max", 0) for v in a.values()), default=0)
+        print(f"   events per window (median, K=1 untargeted): {fmt(a.get('untargeted1', {}).get('events_per_window'), '.0f')};"
+              f" daemons' sr_on_probe counts off the reference's by at most {dis * 100:.3f}%;"
+              f" foreign sr_* programs: {sc['foreign_sr_programs']}")
     print("\nTargets")
     for t in r["targets"]:
         mark = {True: "MET ", False: "MISS", None: "n/a "}[t["met"]]
@@ -717,6 +922,7 @@ def cmd_report(data, out):
         "detection": det,
     }
     r["storms"] = storms(data)
+    r["sidecars"] = sidecars(data)
     r["targets"] = targets(hot, stats, sc, det, r["storms"])
     with open(out, "w") as f:
         json.dump(r, f, indent=1)

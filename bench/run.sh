@@ -11,19 +11,25 @@
 #   stats   kernel.bpf_stats_enabled=1 under the same load: run_time_ns /
 #           run_cnt of each sr_* program of our daemon, event rates (perf stat)
 #   profile (full mode) perf record of the hot path and of the scan at the largest N
-#   scale   N established loopback connections (bench/conns): the daemon's CPU
+#   scale   N established loopback connections (tests/tools/conns.c): the daemon's CPU
 #           per scan, RSS and map memory; then the /proc + pidfd_getfd
 #           watchdog baseline (bench/watchdog) at the same N
 #   mapscan a hash map of sockreap's key/value filled to 1,000,000 entries
 #           with batch updates, read whole with bpf_map_lookup_batch (bench/mapscan)
 #   detect  100 readers frozen at once on 100 blocked senders (build/tests/tcpdrv)
-# BENCH_ONLY="hot stats scale mapscan detect" runs a subset and BENCH_SCALE_N="N..."
-# other connection counts (for development).
+#   sidecars (issue 21) 1, 4 and 8 daemons, each in a namespace of its own
+#           (a sidecar), and one --all-netns daemon (a DaemonSet), under one
+#           iperf3 stream, kernel.bpf_stats_enabled=1: the per-event cost
+#           added to a socket none of them tracks and to one that one of them
+#           tracks, next to the reference programs (bench/refprogs.bpf.c)
+# BENCH_ONLY="hot stats storm scale mapscan detect sidecars" runs a subset and
+# BENCH_SCALE_N="N..." other connection counts (for development).
 # Raw data goes to BUILD/bench/data; bench/report.py turns it into the table
 # (stdout) and BUILD/bench.json.
 #
 # Everything runs in network namespaces created here; the daemon runs inside
-# them with its default scope (its own namespace). Every loop is bounded in
+# them with its default scope (its own namespace), but for the sidecars
+# phase's DaemonSet (--all-netns --dry-run, long grace). Every loop is bounded in
 # count and time; the EXIT trap kills every process started, deletes every
 # namespace and restores kernel.bpf_stats_enabled, pass or fail.
 
@@ -35,7 +41,7 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] || QUICK=1
 BUILT_SOCKREAP=$BUILD/sockreap
 BUILT_TCPDRV=$BUILD/tests/tcpdrv
-CONNS=$BUILD/bench/conns
+CONNS=$BUILD/tests/conns
 WATCHDOG=$BUILD/bench/watchdog
 MAPSCAN=$BUILD/bench/mapscan
 REFLOAD=$BUILD/bench/refload
@@ -46,11 +52,13 @@ TAG=srb$$
 if [ "$QUICK" = 1 ]; then
 	T_RUN=1 ROUNDS=2 T_STATS=1 STATS_WINDOWS=4 SCALE_N="1000 10000" WD_SCANS=3
 	MAP_SIZES=100000,1000000 MAP_READS=3 PROFILE=0 BUDGET_S=200 STORM_COUNT=2000 STORM_OWNERS=20
+	SIDECAR_ROUNDS=1 SIDECAR_WINDOWS=4 SIDECAR_BUDGET_S=150
 else
 	T_RUN=2 ROUNDS=14 T_STATS=2 STATS_WINDOWS=10 SCALE_N="1000 10000 50000" WD_SCANS=5
 	MAP_SIZES=10000,100000,1000000 MAP_READS=5 PROFILE=1 BUDGET_S=1200 STORM_COUNT=10000 STORM_OWNERS=100
+	SIDECAR_ROUNDS=2 SIDECAR_WINDOWS=5 SIDECAR_BUDGET_S=400
 fi
-PHASES=${BENCH_ONLY:-hot stats storm scale mapscan detect}
+PHASES=${BENCH_ONLY:-hot stats storm scale mapscan detect sidecars}
 SCALE_PATHS=${BENCH_SCALE_PATHS:-auto sweep}
 SCALE_N=${BENCH_SCALE_N:-$SCALE_N}
 want() { [[ " $PHASES " == *" $1 "* ]]; }
@@ -63,6 +71,8 @@ SCALE_INTERVAL=0.5 SCALE_SCANS=20
 # Readers drain at 256 KB/s until frozen: ACK progress up to the freeze, and
 # 100 pairs that do not starve this script of CPU, as 100 bulk transfers would.
 DETECT_PAIRS=100 DETECT_GRACE=2 DETECT_INTERVAL=0.5 DETECT_READ_RATE=262144
+# Sidecars: the most daemons of one arm, one namespace each.
+SIDECAR_MAX=8
 
 NAMESPACES=()
 PIDS=()
@@ -107,7 +117,7 @@ HAVE_PERF=0
 perf stat -e task-clock true >/dev/null 2>&1 && HAVE_PERF=1
 
 rm -rf "$DATA"
-mkdir -p "$DATA"/{bin,hot,stats,profile,scale,detect,storm-build/tests}
+mkdir -p "$DATA"/{bin,hot,stats,profile,scale,detect,sidecars,storm-build/tests}
 # Private copies: build/ may be rebuilt by someone else while this runs, and
 # every phase must measure the same daemon.
 cp "$BUILT_SOCKREAP" "$BUILT_TCPDRV" "$REFLOAD" "$DATA/bin/" || die "cannot copy the binaries"
@@ -192,9 +202,9 @@ phase_done() { echo "phase_$1_s=$(echo "$(now) - $2" | bc)" >>"$DATA/meta.env"; 
 #
 # 1. Hot path: iperf3 in a private netns, three arms, paired ABBA rounds.
 #
-IPERF_PORT=5201 METRICS_PORT=9760
+IPERF_PORT=5201 METRICS_PORT=9760 IPERF_LOG=$DATA/hot/iperf-server.log
 start_iperf_server() {
-	bg "$DATA/hot/iperf-server.log" "$HOT" iperf3 -s -p $IPERF_PORT -B 127.0.0.1
+	bg "$IPERF_LOG" "$HOT" iperf3 -s -p $IPERF_PORT -B 127.0.0.1
 	IPERF_SRV=$BG_PID
 	sleep 0.3
 }
@@ -484,6 +494,119 @@ phase_detect() {
 	phase_done detect "$p0"
 }
 
+#
+# 6. Sidecars (issue 21): K daemons, each in a namespace of its own, iperf3 in HOT.
+#
+# The daemons of the arm being measured, one variable per role. Their labels
+# in `report.py progs` say the role: sc1..sc8 a sidecar of its own namespace
+# (untargeted by the load), hot the sidecar of HOT (tracks iperf3's
+# sockets), ds the DaemonSet daemon, ref the reference programs.
+SC_PID=() SC_HOT= SC_DS= SC_REF=
+sc_specs() {
+	local i
+	for ((i = 1; i <= SIDECAR_MAX; i++)); do
+		[ -n "${SC_PID[i]:-}" ] && printf '%s:sc%d ' "${SC_PID[i]}" "$i"
+	done
+	[ -n "$SC_HOT" ] && printf '%s:hot ' "$SC_HOT"
+	[ -n "$SC_DS" ] && printf '%s:ds ' "$SC_DS"
+	printf '%s:ref\n' "$SC_REF"
+}
+
+# sc_start FIRST LAST ROUND: the sidecars of namespaces sc<FIRST>..sc<LAST>,
+# each in its default scope (its own namespace), started one after the other.
+sc_start() {
+	local i
+	for ((i = $1; i <= $2; i++)); do
+		start_daemon "$DATA/sidecars/sc$i.r$3.log" "$TAG-sc$i" --metrics-addr off --stall-grace 3600
+		SC_PID[i]=$DAEMON_PID
+		DAEMON_PID=
+	done
+}
+
+# sc_stop FIRST LAST: TERM to them all at once, then each waited for (bounded).
+sc_stop() {
+	local i
+	for ((i = $1; i <= $2; i++)); do signal_ours TERM "${SC_PID[i]}"; done
+	for ((i = $1; i <= $2; i++)); do stop "${SC_PID[i]}"; SC_PID[i]=; done
+}
+
+# sc_windows ARM K ROUND: SIDECAR_WINDOWS windows, each one iperf3 run of one
+# stream between two snapshots of every program of the arm's daemons and of
+# the references.
+sc_windows() {
+	local arm=$1 k=$2 r=$3 w base specs ours foreign
+	read -ra specs < <(sc_specs)
+	ours=$((${#specs[@]} - 1))
+	log "sidecars: round $r, $arm K=$k ($ours daemons)"
+	for ((w = 0; w < SIDECAR_WINDOWS; w++)); do
+		base="$DATA/sidecars/$arm$k.r$r.w$w"
+		foreign=$(($(sr_probe_progs) - ours))
+		$REPORT progs "${specs[@]}" >"$base.before.json"
+		iperf_run "$base.iperf.json" -t "$T_STATS" || continue
+		$REPORT progs "${specs[@]}" >"$base.after.json"
+		printf '%s\t%d\t%d\t%d\t%d\t%s\n' "$arm" "$k" "$r" "$w" "$foreign" "$(basename "$base")" \
+			>>"$DATA/sidecars/runs.tsv"
+	done
+}
+
+phase_sidecars() {
+	local p0 r0 r i ns t_round=0 d="$DATA/sidecars"
+	p0=$(now)
+	log "sidecars: 1, 4 and 8 daemons in namespaces of their own, with and without iperf3's; one --all-netns daemon"
+	for ((i = 1; i <= SIDECAR_MAX; i++)); do new_netns ns "sc$i"; done
+	new_netns ns ds
+	# One copy of the references for the whole phase, attached before every
+	# daemon: the same programs in the same place in every arm, so each arm's
+	# cost is held against them window by window.
+	bg "$d/refload.out" "$HOT" "$REFLOAD"
+	SC_REF=$BG_PID
+	wait_for "$d/refload.out" '^ready' 15 || die "refload did not attach: $(cat "$d/refload.out")"
+	STATS_RESTORE=$(sysctl -n kernel.bpf_stats_enabled)
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	printf 'arm\tk\tround\twindow\tforeign_sr_progs\tbase\n' >"$d/runs.tsv"
+	# The arms of a round grow and shrink one set of daemons (10 starts, not
+	# 27); the daemon tracking iperf3's sockets, in the targeted arms as in
+	# the DaemonSet arm, is the first attached after the references.
+	for ((r = 1; r <= SIDECAR_ROUNDS; r++)); do
+		if [ "$r" -gt 1 ] && [ "$(echo "$(now) - $p0 + $t_round > $SIDECAR_BUDGET_S" | bc)" = 1 ]; then
+			log "sidecars: stopping after $((r - 1)) rounds (time budget)"
+			break
+		fi
+		r0=$(now)
+		# The DaemonSet: every namespace, the host's included, so --dry-run:
+		# it acts on nothing whatever it sees (the BPF side is the same).
+		start_daemon "$d/ds.r$r.log" "$TAG-ds" --all-netns --dry-run --metrics-addr off --stall-grace 3600
+		SC_DS=$DAEMON_PID DAEMON_PID=
+		sc_windows ds 1 "$r"
+		stop "$SC_DS"
+		SC_DS=
+		start_daemon "$d/hot.r$r.log" "$HOT" --metrics-addr off --stall-grace 3600
+		SC_HOT=$DAEMON_PID DAEMON_PID=
+		sc_windows targeted 1 "$r"
+		sc_start 1 3 "$r"
+		sc_windows targeted 4 "$r"
+		sc_start 4 7 "$r"
+		sc_windows targeted 8 "$r"
+		stop "$SC_HOT"
+		SC_HOT=
+		sc_start 8 8 "$r"
+		sc_windows untargeted 8 "$r"
+		sc_stop 5 8
+		sc_windows untargeted 4 "$r"
+		sc_stop 2 4
+		sc_windows untargeted 1 "$r"
+		sc_stop 1 1
+		t_round=$(echo "$(now) - $r0" | bc)
+	done
+	sysctl -q -w kernel.bpf_stats_enabled="$STATS_RESTORE"
+	STATS_RESTORE=
+	stop "$SC_REF"
+	SC_REF=
+	for ((i = 1; i <= SIDECAR_MAX; i++)); do del_netns "$TAG-sc$i"; done
+	del_netns "$TAG-ds"
+	phase_done sidecars "$p0"
+}
+
 if want hot || want stats; then
 	new_netns HOT hot
 	start_iperf_server
@@ -497,6 +620,18 @@ want storm && phase_storm
 want scale && phase_scale
 want mapscan && phase_mapscan
 want detect && phase_detect
+# Last, bounded by its own SIDECAR_BUDGET_S rather than the budget the phases
+# above share, with no other phase's daemon attached: every daemon's programs
+# run for every socket of the machine, so one left over would count as a sidecar.
+if want sidecars; then
+	new_netns HOT schot
+	IPERF_LOG=$DATA/sidecars/iperf-server.log
+	start_iperf_server
+	iperf_run "$DATA/sidecars/warmup.json" -t "$T_STATS" || die "iperf3 does not run in the namespace"
+	phase_sidecars
+	stop "$IPERF_SRV"
+	del_netns "$HOT"
+fi
 
 echo "end=$(now)" >>"$DATA/meta.env"
 log "report"

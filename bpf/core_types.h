@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 /* core_types.h - the few kernel types the BPF programs read, declared by hand.
  *
  * Only the fields we use are listed; preserve_access_index makes libbpf
@@ -85,6 +86,7 @@ struct socket {
 
 struct sock {
 	struct sock_common __sk_common;
+	__u8 sk_kern_sock : 1;
 	__u16 sk_protocol;
 	struct socket *sk_socket;
 	struct sock_cgroup_data sk_cgrp_data;
@@ -101,6 +103,7 @@ struct tcp_sock {
 	__u32 snd_nxt;
 	__u32 snd_wnd;
 	__u32 write_seq;
+	__u32 segs_in;
 	__u64 bytes_acked;
 } __core;
 
@@ -125,8 +128,17 @@ struct msghdr {
 } __core;
 
 struct seq_file;
+struct page;
 struct bpf_iter_meta {
 	struct seq_file *seq;
+} __core;
+
+struct bpf_map;
+struct bpf_iter__bpf_sk_storage_map {
+	struct bpf_iter_meta *meta;
+	struct bpf_map *map;
+	struct sock *sk;
+	void *value;
 } __core;
 
 struct bpf_iter__tcp {

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* destroy.bpf.c - the kernel-side kill, in an object of its own.
  *
  * Loaded only when the kernel's BTF has the bpf_sock_destroy() kfunc (Linux
@@ -12,39 +12,35 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "sockreap.h"
+#include "sr_recheck.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /*
- * The kill fallback, when no owner fd can be had (owner in a pid namespace
- * the daemon cannot see, ptrace denied): bpf_sock_destroy() on the socket
- * whose cookie is destroy_cookie, from an iter/tcp walk of its namespace
- * (the kfunc is allowed only there; Linux 6.5+). The walk holds the socket
- * lock, so the verdict is re-checked on the live socket before acting
- * (enum sr_destroy_check); a dry run stops right there.
+ * The kernel-side kill: bpf_sock_destroy() on the socket whose cookie is
+ * destroy_cookie, from an iter/tcp walk of its namespace (the kfunc is
+ * allowed only there; Linux 6.5+). The walk holds the socket lock, so the
+ * verdict is re-checked on the live socket with the reaper's own predicate
+ * (sr_recheck.h) before acting; a dry run stops right there.
  */
 extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
 __u64 destroy_cookie = 0;
-__u64 destroy_expect_acked = 0;
-__u32 destroy_expect_state = 0;
-__u32 destroy_check = SR_CHECK_STATE;
+struct sr_expect destroy_expect = {};
 __u32 destroy_dry_run = 0;
+__u32 destroy_recheck = SR_RECHECK_DEAD; /* with SR_DESTROY_CHANGED: why */
 int destroy_result = SR_DESTROY_NOT_FOUND; /* enum sr_destroy_result, or <0 = kfunc error */
 
-static __always_inline bool destroy_still_dead(const struct sock_common *skc,
-					       const struct tcp_sock *tp)
+/* A user-space file holds it: accepted (a socket in a listener's accept
+ * queue has no struct socket yet) and not a kernel socket (NFS, MPTCP
+ * subflows: no file, or sk_kern_sock). */
+static __always_inline __u32 owned(const struct sock *sk)
 {
-	if (skc->skc_state != destroy_expect_state)
-		return false;
-	switch (destroy_check) {
-	case SR_CHECK_SEND_STALL:
-		return tp->bytes_acked == destroy_expect_acked && tp->write_seq != tp->snd_una;
-	case SR_CHECK_UNREAD:
-		return tp->copied_seq != tp->rcv_nxt;
-	default:
-		return true;
-	}
+	struct socket *so = sk->sk_socket;
+
+	if (!so || !BPF_CORE_READ(so, file))
+		return 0;
+	return !BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock);
 }
 
 SEC("iter/tcp")
@@ -52,6 +48,7 @@ int sr_destroy(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	const struct tcp_sock *tp;
+	struct sr_live live;
 	int err;
 
 	if (!skc || !destroy_cookie || bpf_get_socket_cookie(skc) != destroy_cookie)
@@ -59,7 +56,15 @@ int sr_destroy(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	if (!destroy_still_dead(skc, tp)) {
+	live.bytes_acked = tp->bytes_acked;
+	live.state = skc->skc_state;
+	live.queued = tp->write_seq - tp->snd_una;
+	live.rcv_nxt = tp->rcv_nxt;
+	live.copied_seq = tp->copied_seq;
+	live.segs_in = tp->segs_in;
+	live.owned = owned((const struct sock *)tp);
+	destroy_recheck = sr_recheck(&destroy_expect, &live);
+	if (destroy_recheck != SR_RECHECK_DEAD) {
 		destroy_result = SR_DESTROY_CHANGED;
 		return 0;
 	}

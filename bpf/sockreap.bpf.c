@@ -1,13 +1,32 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only
 /* sockreap.bpf.c - record per-socket TCP facts; decide nothing.
  *
- * Three BTF tracepoints keep one map entry per in-scope TCP socket, keyed by
- * socket cookie: tcp_sendmsg_locked (owner, queue growth), tcp_probe (every
- * received segment: ACK progress, receive time, the peer's window) and
- * inet_sock_set_state (state; the entry is deleted on TCP_CLOSE); a fourth,
- * tcp_retransmit_skb, counts retransmissions and notes the queue. An iter/tcp program sweeps the
- * sockets that existed before the programs were attached. Every handler does
- * O(1) work: one hash lookup, at most one insert, no loops, no output.
+ * One struct sr_sock per in-scope TCP socket, kept in the socket's own
+ * storage (sr_store, BPF_MAP_TYPE_SK_STORAGE: Linux 5.11+ lets tracing
+ * programs use it; no capacity anyone can fill, freed with the socket
+ * whatever events are missed) or, where the kernel does not allow that, in a
+ * bounded hash map keyed by cookie or salted address (sr_socks). Beside it,
+ * the candidates (sockets with data queued or in CLOSE_WAIT: those a scan
+ * looks at): their keys (sr_hot, hash path), or copies of their records
+ * (sr_cand, storage path: the daemon cannot look storage up by key), made on
+ * every transition, at most every SR_SYNC_NS after other events, and by the
+ * daemon's sweeps. The daemon picks the store before load.
+ *
+ *   tp_btf/tcp_sendmsg_locked (6.16+), or fentry/tcp_sendmsg_locked: the
+ *       owner and queue growth, in the sender's context
+ *   fentry/do_tcp_sendpages (before 6.5): sendfile, splice, kTLS
+ *   tp_btf/tcp_probe: every received segment: ACK progress, receive time,
+ *       the peer's window, the segment count
+ *   tp_btf/inet_sock_set_state: state, the FIN in rcv_nxt; entry dropped on
+ *       TCP_CLOSE
+ *   tp_btf/tcp_retransmit_skb: retransmissions (evidence), the queue
+ *   iter/tcp sr_walk: sockets older than the programs, the receive side no
+ *       event shows, the backstop walk (one byte out per socket visited)
+ *   iter/tcp sr_dump: the storage path's full read (`list`, rx_idle)
+ *
+ * Every event handler opens the same way (begin(): count, scope, tcp_sock,
+ * clock, entry) and then does O(1) work: no loops but the bounded cgroup
+ * walk when an entry is made.
  */
 #include "core_types.h"
 #include <bpf/bpf_helpers.h>
@@ -38,6 +57,19 @@ const volatile __u64 cfg_pidns_ino = 0;
  * the kernel as it is. Probed by the daemon, never assumed. */
 const volatile bool cfg_key_cookie = true;
 const volatile __u64 cfg_key_salt = 0;
+/* The targets that ask to act on sockets with no user-space owner
+ * (reap-unowned): only there is a kernel socket ever a candidate. */
+const volatile __u32 cfg_unowned_targets = 0;
+/* Per-socket state in socket-local storage (true) or the hash map. The
+ * other store's code is dead to the verifier and its maps are not created. */
+const volatile bool cfg_storage = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sr_sock);
+} sr_store SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -75,6 +107,20 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } sr_hot SEC(".maps");
+
+/* The storage path's candidates: key -> a copy of the record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SR_DEFAULT_MAP_CAPACITY); /* resized before load */
+	__type(key, __u64);
+	__type(value, struct sr_sock);
+} sr_cand SEC(".maps");
+
+/* How stale a candidate's copy may grow between transitions, as long as
+ * events keep coming (a frozen reader's probe replies, retransmissions to a
+ * vanished peer). The daemon judges the copy; before acting, the kill path
+ * re-checks the live socket itself. */
+#define SR_SYNC_NS 250000000ull
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -299,35 +345,101 @@ static __always_inline void refresh_ino(struct sr_sock *e, const struct sock *sk
 		e->ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 }
 
-static __always_inline void hot_add(__u64 cookie)
+/* Is e worth the daemon's look without any further event: data queued, or
+ * in CLOSE_WAIT? A kernel socket (NFS, an MPTCP subflow) has no owner to
+ * wake: it never is unless its target asks, so however long it stalls it
+ * costs the scans nothing. */
+static __always_inline bool candidate(const struct sr_sock *e)
 {
-	__u8 one = 1;
-
-	if (bpf_map_update_elem(&sr_hot, &cookie, &one, BPF_ANY))
-		count(SR_CNT_HOT_FULL);
+	if ((e->flags & SR_F_KERNEL) && !(cfg_unowned_targets & (1u << (e->rule % SR_MAX_TARGETS))))
+		return false;
+	return e->state == SR_TCP_CLOSE_WAIT || (e->queued_since_ns && e->state == SR_TCP_ESTABLISHED);
 }
 
 /*
- * Create the entry for cookie from sk, if the socket is in a target. A full
- * map is counted and the socket simply stays untracked: never fatal, and the
- * next event retries, so tracking resumes once room frees up. A function of
- * its own (a BPF subprogram): inlined, the compiler zeroed the new record on
- * the stack on every event, before the lookup that almost always finds it.
+ * Code for one store and code for the other must stay on their own branches:
+ * the compiler would otherwise merge two map calls into one on a selected
+ * map pointer, and the verifier would meet the map the other store never
+ * created (libbpf poisons its references). An empty asm on one side stops it.
  */
-static __noinline struct sr_sock *entry_create(__u64 cookie, const struct sock *sk,
-					       const struct tcp_sock *tp, __u64 now, __u8 flags)
+#define keep_apart() asm volatile("" ::: "memory")
+
+/* Into the candidate set: its key (hash path), or a copy of its record. */
+static __always_inline void hot_add(struct sr_sock *e, __u64 now)
 {
-	struct sr_sock fresh = {};
+	__u8 one = 1;
+	long err;
+
+	if (!candidate(e))
+		return;
+	if (cfg_storage) {
+		e->synced_ns = now;
+		err = bpf_map_update_elem(&sr_cand, &e->key, e, BPF_ANY);
+		keep_apart();
+	} else {
+		err = bpf_map_update_elem(&sr_hot, &e->key, &one, BPF_ANY);
+	}
+	if (err)
+		count(SR_CNT_HOT_FULL);
+}
+
+static __always_inline void hot_del(const struct sr_sock *e)
+{
+	if (cfg_storage) {
+		bpf_map_delete_elem(&sr_cand, &e->key);
+		keep_apart();
+	} else {
+		bpf_map_delete_elem(&sr_hot, &e->key);
+	}
+}
+
+/* After an event changed a candidate's record: its copy follows, at most
+ * every SR_SYNC_NS (a busy sender's ACKs would otherwise each pay for it). */
+static __always_inline void hot_sync(struct sr_sock *e, __u64 now)
+{
+	if (cfg_storage && now - e->synced_ns >= SR_SYNC_NS)
+		hot_add(e, now);
+}
+
+/* The entry of sk, or NULL: it is not tracked. On the storage path one
+ * lookup in the socket's own storage list, no key needed. */
+static __always_inline struct sr_sock *entry_find(const struct sock *sk)
+{
+	__u64 key;
+
+	if (cfg_storage)
+		return bpf_sk_storage_get(&sr_store, (void *)sk, NULL, 0);
+	key = sock_key(&sk->__sk_common);
+	return bpf_map_lookup_elem(&sr_socks, &key);
+}
+
+/*
+ * Create the entry of sk, if the socket is in a target. A full map (or, for
+ * storage, no memory) is counted and the socket simply stays untracked:
+ * never fatal, and the next event retries. A function of its own (a BPF
+ * subprogram): inlined, the compiler zeroed the new record on the stack on
+ * every event, before the lookup that almost always finds it.
+ */
+static __noinline struct sr_sock *entry_create(const struct sock *sk, const struct tcp_sock *tp,
+					       __u64 now, __u8 flags)
+{
+	struct sr_sock fresh = {}, *e;
 	long err;
 	int rule;
 
+	if (!sk || !tp)
+		return NULL;
 	rule = match_target(sk);
 	if (rule < 0)
 		return NULL;
 	fill_identity(&fresh, sk);
+	fresh.key = sock_key(&sk->__sk_common);
 	fresh.rule = rule;
 	fresh.state = sk->__sk_common.skc_state;
 	fresh.flags = flags;
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock))
+		fresh.flags |= SR_F_KERNEL;
+	fresh.segs_in = tp->segs_in;
 	fresh.write_seq = tp->write_seq;
 	fresh.snd_una = tp->snd_una;
 	fresh.bytes_acked = tp->bytes_acked;
@@ -342,27 +454,97 @@ static __noinline struct sr_sock *entry_create(__u64 cookie, const struct sock *
 	fresh.last_read_ns = now;
 	if (fresh.write_seq != fresh.snd_una)
 		fresh.queued_since_ns = now;
-	err = bpf_map_update_elem(&sr_socks, &cookie, &fresh, BPF_NOEXIST);
+	if (cfg_storage) {
+		/* Made from fresh, or the one another CPU made an instant before:
+		 * only the CPU whose nonce it carries counts it. */
+		fresh.nonce = bpf_get_prandom_u32();
+		e = bpf_sk_storage_get(&sr_store, (void *)sk, &fresh, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!e) /* no memory, or another CPU's record won the race: look again */
+			e = bpf_sk_storage_get(&sr_store, (void *)sk, NULL, 0);
+		if (!e) {
+			count(SR_CNT_MAP_FULL);
+			return NULL;
+		}
+		if (e->nonce == fresh.nonce) {
+			count(SR_CNT_INSERTS);
+			if (e->flags & SR_F_KERNEL)
+				count(SR_CNT_KERNEL);
+			count(SR_CNT_STATE_BASE + (e->state % SR_TCP_NSTATES));
+			hot_add(e, now);
+		}
+		return e;
+	}
+	err = bpf_map_update_elem(&sr_socks, &fresh.key, &fresh, BPF_NOEXIST);
 	if (err && err != -SR_EEXIST /* raced with another CPU */) {
 		count(SR_CNT_MAP_FULL);
 		return NULL;
 	}
 	if (!err) {
 		count(SR_CNT_INSERTS);
+		if (fresh.flags & SR_F_KERNEL)
+			count(SR_CNT_KERNEL);
 		count(SR_CNT_STATE_BASE + (fresh.state % SR_TCP_NSTATES));
-		if (fresh.queued_since_ns || fresh.state == SR_TCP_CLOSE_WAIT)
-			hot_add(cookie);
+		hot_add(&fresh, now);
 	}
-	return bpf_map_lookup_elem(&sr_socks, &cookie);
+	return bpf_map_lookup_elem(&sr_socks, &fresh.key);
 }
 
-/* The entry for cookie, created from sk when absent (NULL: not tracked). */
-static __always_inline struct sr_sock *entry_get(__u64 cookie, const struct sock *sk,
-						  const struct tcp_sock *tp, __u64 now, __u8 flags)
+/* The entry of sk, created when absent (NULL: not tracked). */
+static __always_inline struct sr_sock *entry_get(const struct sock *sk, const struct tcp_sock *tp,
+						  __u64 now, __u8 flags)
 {
-	struct sr_sock *e = bpf_map_lookup_elem(&sr_socks, &cookie);
+	struct sr_sock *e = entry_find(sk);
 
-	return e ? e : entry_create(cookie, sk, tp, now, flags);
+	return e ? e : entry_create(sk, tp, now, flags);
+}
+
+/* Forget sk (it closed). Its storage would go with the socket anyway, but
+ * then neither its candidate copy nor the counts would follow. */
+static __always_inline void entry_drop(const struct sock *sk, struct sr_sock *e)
+{
+	count_add(SR_CNT_STATE_BASE + (e->state % SR_TCP_NSTATES), (__u64)-1);
+	if (e->flags & SR_F_KERNEL)
+		count_add(SR_CNT_KERNEL, (__u64)-1);
+	hot_del(e);
+	if (cfg_storage) {
+		if (bpf_sk_storage_delete(&sr_store, (void *)sk) == 0)
+			count(SR_CNT_DELETES);
+	} else if (bpf_map_delete_elem(&sr_socks, &e->key) == 0) {
+		count(SR_CNT_DELETES);
+	}
+}
+
+/* What every event handler has in hand once begin() let it through. */
+struct ev {
+	const struct tcp_sock *tp;
+	struct sr_sock *e;
+	__u64 now;
+};
+
+/* States a handler looks at (bit i: state i). */
+#define IN_EST (1u << SR_TCP_ESTABLISHED)
+#define IN_EST_CW (IN_EST | (1u << SR_TCP_CLOSE_WAIT))
+
+/*
+ * The opening every event handler shares: count the event, keep TCP sockets
+ * of the watched namespaces in the given states (0: any), take the tcp_sock,
+ * read the clock, find the entry, or make it when create says so. false:
+ * nothing to do for this event.
+ */
+static __always_inline bool begin(struct ev *x, __u32 counter, const struct sock *sk, __u32 states,
+				  bool create)
+{
+	count(counter);
+	if (!in_netns(sk))
+		return false;
+	if (states && !((1u << (sk->__sk_common.skc_state & 31)) & states))
+		return false;
+	x->tp = bpf_skc_to_tcp_sock((void *)sk);
+	if (!x->tp)
+		return false;
+	x->now = sr_now();
+	x->e = create ? entry_get(sk, x->tp, x->now, 0) : entry_find(sk);
+	return x->e != NULL;
 }
 
 /*
@@ -396,31 +578,32 @@ static __always_inline void note_read(struct sr_sock *e, const struct tcp_sock *
  * peer_gone), so the set holds the sockets queued now, and a scan's cost
  * follows them rather than every socket active lately.
  */
-static __always_inline bool note_queue(struct sr_sock *e, __u64 cookie, __u64 now)
+static __always_inline bool note_queue(struct sr_sock *e, __u64 now)
 {
 	if (e->write_seq == e->snd_una) {
 		if (e->queued_since_ns) {
 			e->queued_since_ns = 0;
 			if (e->state != SR_TCP_CLOSE_WAIT)
-				bpf_map_delete_elem(&sr_hot, &cookie);
+				hot_del(e);
 		}
 	} else if (!e->queued_since_ns) {
 		e->queued_since_ns = now;
-		hot_add(cookie);
+		hot_add(e, now);
 		return true;
 	}
+	hot_sync(e, now);
 	return false;
 }
 
 /* The send side as tcp_sock has it now (write_seq: what the caller counts as
  * queued): ACK progress, the queue, the candidate set. */
 static __always_inline bool note_tx(struct sr_sock *e, const struct tcp_sock *tp, __u32 write_seq,
-				    __u64 cookie, __u64 now)
+				    __u64 now)
 {
 	note_acked(e, tp->bytes_acked, now);
 	set_changed(e->snd_una, tp->snd_una);
 	set_changed(e->write_seq, write_seq);
-	return note_queue(e, cookie, now);
+	return note_queue(e, now);
 }
 
 /* The sending process, as a pid of the daemon's pid namespace (0: not visible there). */
@@ -450,35 +633,20 @@ static __always_inline void note_owner(struct sr_sock *e)
  */
 static __always_inline int on_send(const struct sock *sk, __u32 pending)
 {
-	const struct tcp_sock *tp;
-	__u64 now, cookie;
-	struct sr_sock *e;
-	__u32 state;
+	struct ev x;
 	bool started;
 
-	count(SR_CNT_EV_SEND);
-	if (!in_netns(sk))
+	if (!begin(&x, SR_CNT_EV_SEND, sk, IN_EST_CW, true))
 		return 0;
-	state = sk->__sk_common.skc_state;
-	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
-		return 0;
-	tp = bpf_skc_to_tcp_sock((void *)sk);
-	if (!tp)
-		return 0;
-	now = sr_now();
-	cookie = sock_key(&sk->__sk_common);
-	e = entry_get(cookie, sk, tp, now, 0);
-	if (!e)
-		return 0;
-	note_read(e, tp, now);
-	started = note_tx(e, tp, tp->write_seq + pending, cookie, now);
+	note_read(x.e, x.tp, x.now);
+	started = note_tx(x.e, x.tp, x.tp->write_seq + pending, x.now);
 	/* The owner is the process whose send started the queue (the one a
 	 * stall blocks), or the first seen sending: not looked up on every
 	 * send. It is a hint; the reaper finds the holder through /proc when
 	 * the fd has moved. */
-	if (started || !(e->flags & SR_F_OWNER_SEEN))
-		note_owner(e);
-	refresh_ino(e, sk);
+	if (started || !(x.e->flags & SR_F_OWNER_SEEN))
+		note_owner(x.e);
+	refresh_ino(x.e, sk);
 	return 0;
 }
 
@@ -492,13 +660,25 @@ int BPF_PROG(sr_on_sendmsg, const struct sock *sk, const struct msghdr *msg,
 
 /*
  * Before the tracepoint exists: the same facts at the function's entry,
- * where the kernel allows fentry (no lockdown). The daemon loads it only
- * there and falls back to the sweep when the kernel refuses it.
+ * where the kernel allows fentry (no lockdown). The daemon asks before load
+ * whether it does, and else takes the sweep path.
  */
 SEC("fentry/tcp_sendmsg_locked")
 int BPF_PROG(sr_on_sendmsg_fentry, struct sock *sk, struct msghdr *msg, __u64 size)
 {
 	return on_send(sk, (__u32)msg->msg_iter.count);
+}
+
+/*
+ * Before Linux 6.5 sendfile(), splice() and kTLS send through
+ * do_tcp_sendpages(), never through tcp_sendmsg_locked(): without this a
+ * sendfile() write behind a zero window to a peer that then vanished would
+ * show in no event. Loaded where the kernel has the function and takes fentry.
+ */
+SEC("fentry/do_tcp_sendpages")
+int BPF_PROG(sr_on_sendpage_fentry, struct sock *sk, struct page *page, int offset, __u64 size)
+{
+	return on_send(sk, (__u32)size);
 }
 
 /*
@@ -511,35 +691,31 @@ int BPF_PROG(sr_on_sendmsg_fentry, struct sock *sk, struct msghdr *msg, __u64 si
 SEC("tp_btf/tcp_probe")
 int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 {
-	const struct tcp_sock *tp;
 	const struct tcp_skb_cb *cb;
-	__u32 una, ack;
-	__u64 now, cookie, acked;
 	struct sr_sock *e;
+	__u64 acked;
+	__u32 una, ack;
+	struct ev x;
 
-	count(SR_CNT_EV_PROBE);
-	if (!in_netns(sk))
+	/* tcp_probe fires only for ESTABLISHED sockets: no state test. */
+	if (!begin(&x, SR_CNT_EV_PROBE, sk, 0, true))
 		return 0;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return 0;
-	now = sr_now();
-	cookie = sock_key(&sk->__sk_common);
-	e = entry_get(cookie, sk, tp, now, 0);
-	if (!e)
-		return 0;
+	e = x.e;
 	/* sr_now() moves once per jiffy: this store does too, not per segment. */
-	set_changed(e->last_rx_ns, now);
+	set_changed(e->last_rx_ns, x.now);
+	/* Every segment: rx_idle's re-check compares this count with the live
+	 * socket's, and a count kept per jiffy would miss a burst's tail. */
+	e->segs_in = x.tp->segs_in;
 	/* A frozen reader's kernel answers window probes with a zero window:
 	 * keep what the peer advertises (it lags this segment by one). */
-	set_changed(e->snd_wnd, tp->snd_wnd);
-	una = tp->snd_una;
-	acked = tp->bytes_acked;
+	set_changed(e->snd_wnd, x.tp->snd_wnd);
+	una = x.tp->snd_una;
+	acked = x.tp->bytes_acked;
 	/* The segment's ACK, already parsed by TCP into skb->cb: no copy. */
 	cb = (const struct tcp_skb_cb *)skb->cb;
 	if (cb->tcp_flags & SR_TCPHDR_ACK) {
 		ack = cb->ack_seq;
-		if (seq_after(ack, una) && !seq_after(ack, tp->snd_nxt)) {
+		if (seq_after(ack, una) && !seq_after(ack, x.tp->snd_nxt)) {
 			acked += ack - una;
 			una = ack;
 		}
@@ -551,15 +727,20 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	 * queue can clear the mark just after a send re-filled it, and if that
 	 * was the last send (the window closed) only this check re-sets it, at
 	 * the next zero-window probe's reply. Otherwise the stall is never seen. */
-	if (acked == e->bytes_acked && una == e->snd_una && tp->write_seq == e->write_seq &&
-	    e->ino && (tp->write_seq != una) == (e->queued_since_ns != 0))
+	if (acked == e->bytes_acked && una == e->snd_una && x.tp->write_seq == e->write_seq &&
+	    e->ino && (x.tp->write_seq != una) == (e->queued_since_ns != 0)) {
+		/* Nothing new, but a candidate's copy may lag what changed since it
+		 * was made (the last progress before a stall): let it catch up. */
+		if (e->queued_since_ns)
+			hot_sync(e, x.now);
 		return 0;
-	note_acked(e, acked, now);
+	}
+	note_acked(e, acked, x.now);
 	set_changed(e->snd_una, una);
 	/* Usually unchanged here, and the sender's CPU writes it: a store
 	 * would pull its line over on every ACK. */
-	set_changed(e->write_seq, tp->write_seq);
-	note_queue(e, cookie, now);
+	set_changed(e->write_seq, x.tp->write_seq);
+	note_queue(e, x.now);
 	refresh_ino(e, sk);
 	return 0;
 }
@@ -568,43 +749,33 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	const struct tcp_sock *tp;
-	struct sr_sock *e = NULL;
-	__u64 cookie, now;
+	bool create = newstate == SR_TCP_ESTABLISHED || newstate == SR_TCP_CLOSE_WAIT;
+	struct ev x;
 
-	count(SR_CNT_EV_STATE);
-	if (sk->sk_protocol != IPPROTO_TCP || !in_netns(sk))
+	/* The only tracepoint here that fires for other protocols too (MPTCP). */
+	if (sk->sk_protocol != IPPROTO_TCP) {
+		count(SR_CNT_EV_STATE);
 		return 0;
-	cookie = sock_key(&sk->__sk_common);
+	}
+	if (!begin(&x, SR_CNT_EV_STATE, sk, 0, create))
+		return 0;
 	if (newstate == SR_TCP_CLOSE) {
-		e = bpf_map_lookup_elem(&sr_socks, &cookie);
-		if (!e)
-			return 0;
-		count_add(SR_CNT_STATE_BASE + (e->state % SR_TCP_NSTATES), (__u64)-1);
-		if (bpf_map_delete_elem(&sr_socks, &cookie) == 0)
-			count(SR_CNT_DELETES);
-		bpf_map_delete_elem(&sr_hot, &cookie);
+		entry_drop(sk, x.e);
 		return 0;
 	}
-	tp = bpf_skc_to_tcp_sock((void *)sk);
-	if (!tp)
-		return 0;
-	now = sr_now();
-	if (newstate == SR_TCP_ESTABLISHED || newstate == SR_TCP_CLOSE_WAIT)
-		e = entry_get(cookie, sk, tp, now, 0);
-	else
-		e = bpf_map_lookup_elem(&sr_socks, &cookie);
-	if (!e)
-		return 0;
-	if (e->state != newstate) {
-		state_move(e, newstate, now);
-		if (newstate == SR_TCP_CLOSE_WAIT) {
-			/* The FIN is in rcv_nxt now; the owner has not read it yet. */
-			note_read(e, tp, now);
-			hot_add(cookie);
-		}
+	if (x.e->state != newstate) {
+		state_move(x.e, newstate, x.now);
+		/* The FIN is in rcv_nxt now; the owner has not read it yet. */
+		if (newstate == SR_TCP_CLOSE_WAIT)
+			note_read(x.e, x.tp, x.now);
+		/* In the candidates or out, as the new state has it (FIN_WAIT1 after
+		 * the owner's own close is no candidate: a copy must not linger). */
+		if (candidate(x.e))
+			hot_add(x.e, x.now);
+		else
+			hot_del(x.e);
 	}
-	refresh_ino(e, sk);
+	refresh_ino(x.e, sk);
 	return 0;
 }
 
@@ -617,28 +788,13 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 {
-	const struct tcp_sock *tp;
-	__u64 cookie, now;
-	struct sr_sock *e;
-	__u8 state;
+	struct ev x;
 
-	count(SR_CNT_EV_RETRANS);
-	if (!in_netns(sk))
+	if (!begin(&x, SR_CNT_EV_RETRANS, sk, IN_EST_CW, true))
 		return 0;
-	state = sk->__sk_common.skc_state;
-	if (state != SR_TCP_ESTABLISHED && state != SR_TCP_CLOSE_WAIT)
-		return 0;
-	tp = bpf_skc_to_tcp_sock((void *)sk);
-	if (!tp)
-		return 0;
-	now = sr_now();
-	cookie = sock_key(&sk->__sk_common);
-	e = entry_get(cookie, sk, tp, now, 0);
-	if (!e)
-		return 0;
-	__sync_fetch_and_add(&e->retransmits, 1);
-	note_tx(e, tp, tp->write_seq, cookie, now);
-	refresh_ino(e, sk);
+	__sync_fetch_and_add(&x.e->retransmits, 1);
+	note_tx(x.e, x.tp, x.tp->write_seq, x.now);
+	refresh_ino(x.e, sk);
 	return 0;
 }
 
@@ -646,7 +802,7 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
  * then only a socket with data queued, or in CLOSE_WAIT, is worth a lookup.
  * Every other one is tracked already (state changes create entries) or
  * cannot fire a verdict without an event that the programs see. */
-volatile bool sweep_queued_only;
+volatile bool walk_queued_only;
 
 /*
  * Walks every TCP socket of the network namespace the iterator was created
@@ -659,14 +815,14 @@ volatile bool sweep_queued_only;
  * over several scans (tracker_backstop_step).
  */
 SEC("iter/tcp")
-int sr_sweep(struct bpf_iter__tcp *ctx)
+int sr_walk(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	const struct tcp_sock *tp;
 	const struct sock *sk;
 	struct sr_sock *e;
-	__u64 now, cookie;
 	__u8 state, mark = 0;
+	__u64 now;
 
 	if (!skc)
 		return 0;
@@ -677,24 +833,70 @@ int sr_sweep(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;
-	if (sweep_queued_only && state == SR_TCP_ESTABLISHED && tp->write_seq == tp->snd_una)
+	if (walk_queued_only && state == SR_TCP_ESTABLISHED && tp->write_seq == tp->snd_una)
 		return 0;
 	sk = (const struct sock *)tp;
 	if (!in_netns(sk))
 		return 0;
-	count(SR_CNT_EV_SWEEP);
+	count(SR_CNT_EV_WALK);
 	now = sr_now();
-	cookie = sock_key(&sk->__sk_common);
-	e = entry_get(cookie, sk, tp, now, SR_F_SWEPT);
+	e = entry_get(sk, tp, now, SR_F_SWEPT);
 	if (!e)
 		return 0;
 	note_read(e, tp, now);
 	set_changed(e->snd_wnd, tp->snd_wnd);
 	if (e->state != state) /* a state change the map missed (full at the time) */
 		state_move(e, state, now);
-	if (state == SR_TCP_CLOSE_WAIT)
-		hot_add(cookie);
-	note_tx(e, tp, tp->write_seq, cookie, now);
+	/* Segments tcp_probe did not see (an event the kernel skipped, see
+	 * recursion_misses): the peer was heard from at some point since. Count
+	 * it as now, so rx_idle restarts its clock rather than wait forever on a
+	 * count its re-check would never find equal. */
+	if (state == SR_TCP_ESTABLISHED && tp->segs_in != e->segs_in) {
+		e->segs_in = tp->segs_in;
+		e->last_rx_ns = now;
+	}
+	note_tx(e, tp, tp->write_seq, now);
 	refresh_ino(e, sk);
+	if (state == SR_TCP_CLOSE_WAIT || candidate(e))
+		hot_add(e, now);
+	return 0;
+}
+
+/*
+ * The storage path's full read (`list`, and scans when some target has
+ * rx_idle): the record of every tracked socket of this namespace, or only
+ * those worth a scan's look (candidates, and sockets silent for half their
+ * target's idle timeout), one struct sr_sock each. A walk of the namespace's
+ * sockets: socket storage cannot be listed any other way on every kernel.
+ */
+__u32 dump_all;					/* every record, not only the worthwhile */
+__u64 dump_idle_after_ns[SR_MAX_TARGETS];	/* per target: silent this long makes a
+						 * socket worth a look (0: no rx_idle) */
+
+SEC("iter/tcp")
+int sr_dump(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	const struct tcp_sock *tp;
+	struct sr_sock *e;
+	__u64 idle_after, heard;
+
+	if (!skc || !cfg_storage)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	e = bpf_sk_storage_get(&sr_store, (void *)tp, NULL, 0);
+	if (!e || e->state == SR_TCP_CLOSE)
+		return 0;
+	if (!dump_all && !candidate(e)) {
+		if ((e->flags & SR_F_KERNEL) && !(cfg_unowned_targets & (1u << (e->rule % SR_MAX_TARGETS))))
+			return 0;
+		idle_after = dump_idle_after_ns[e->rule % SR_MAX_TARGETS];
+		heard = e->last_rx_ns > e->first_seen_ns ? e->last_rx_ns : e->first_seen_ns;
+		if (!idle_after || e->state != SR_TCP_ESTABLISHED || bpf_ktime_get_ns() - heard < idle_after)
+			return 0;
+	}
+	bpf_seq_write(ctx->meta->seq, e, sizeof(*e));
 	return 0;
 }

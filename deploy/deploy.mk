@@ -10,7 +10,7 @@
 #   make install              binary, systemd unit and /etc/default/sockreap
 #                             (PREFIX=/usr/local, DESTDIR=, SYSCONFDIR=/etc)
 #   make uninstall            the same files but the configuration
-#   make deploy-deps          the Debian packages the above need
+#   make deploy-deps          what the above need (make deps, and Node.js)
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -18,20 +18,13 @@ SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 
-DEPLOY_PKGS := podman runc catatonit containernetworking-plugins debootstrap \
-	       python3-yaml curl iproute2 util-linux bc systemd
 DEPLOY_NODE := $(BUILD)/deploy/validate
-DEPLOY_YAML := deploy/sidecar-pod.yaml deploy/daemonset.yaml
+DEPLOY_YAML := deploy/sidecar-pod.yaml deploy/daemonset.yaml deploy/monitoring/prometheusrule.yaml
 
-.PHONY: deploy-deps deploy-node-deps validate-manifests test-deploy install uninstall
+.PHONY: deploy-deps deploy-node-deps deploy-base validate-manifests test-deploy install uninstall
 
-deploy-deps: deploy-node-deps
-	@missing=$$(for p in $(DEPLOY_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
-		grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing:" $$missing; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+# The packages are in the Makefile's one list (DEB_PKGS).
+deploy-deps: deps deploy-node-deps
 
 # Node.js and npm from Debian, unless the machine already has them.
 deploy-node-deps:
@@ -52,6 +45,13 @@ validate-manifests: $(DEPLOY_NODE)/node_modules/.installed
 	$(Q)NODE_PATH=$(DEPLOY_NODE)/node_modules node tests/deploy/schema/validate.js --self-test $(DEPLOY_YAML)
 
 # Timing-sensitive parts hold /tmp/sockreap-cpu.lock (tests/deploy/run.sh).
+# The Debian base image the Dockerfile names (debootstrap, cached): make
+# test makes it ahead, beside the unit tests (downloads, not CPU); the
+# deployment tests make it themselves when it is missing.
+deploy-base:
+	$(Q)mkdir -p $(BUILD) && deploy/debian-base.sh >$(BUILD)/deploy-base.log 2>&1 || \
+		{ echo "deploy-base: not made now (test-deploy tries again):"; tail -3 $(BUILD)/deploy-base.log; }
+
 test-deploy: deploy-deps validate-manifests
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/deploy/run.sh $(BUILD)

@@ -28,10 +28,22 @@ enum sr_tcp_state {
 #define SR_EEXIST 17 /* the kernel's EEXIST: BPF code has no errno.h */
 #define SR_TCP_NSTATES 13 /* state numbers 0..12: per-state counters and name tables */
 
+/* The rules a verdict can fire for (what a kill path re-checks). */
+enum sr_reason {
+	SR_REASON_NONE = 0,
+	SR_REASON_SEND_STALL,
+	SR_REASON_PEER_GONE,
+	SR_REASON_RX_IDLE,
+	SR_REASON_CLOSE_WAIT,
+	SR_REASON_MAX,
+};
+
 /* sr_sock.flags */
 enum sr_sock_flag {
 	SR_F_SWEPT = 1,	    /* first seen by the iter/tcp sweep, not by an event */
 	SR_F_OWNER_SEEN = 2, /* owner_tgid/comm come from a send in process context */
+	SR_F_KERNEL = 4,     /* a kernel socket (sk_kern_sock: NFS, MPTCP subflows, ...):
+			      * no user-space owner to wake, never acted on unless asked */
 };
 
 /*
@@ -50,22 +62,27 @@ enum sr_counter {
 	SR_CNT_EV_SEND = 0,  /* tcp_sendmsg_locked events */
 	SR_CNT_EV_PROBE,     /* tcp_probe events (every received segment) */
 	SR_CNT_EV_STATE,     /* inet_sock_set_state events */
-	SR_CNT_EV_SWEEP,     /* sockets visited by the iter/tcp sweep */
+	SR_CNT_EV_WALK,     /* sockets visited by the iter/tcp sweep */
 	SR_CNT_EV_RETRANS,   /* tcp_retransmit_skb events */
-	SR_CNT_MAP_FULL,     /* entries that could not be created: map full */
+	SR_CNT_MAP_FULL,     /* entries that could not be created: map full (storage: no memory) */
 	SR_CNT_HOT_FULL,     /* candidates that could not be recorded: sr_hot full */
 	SR_CNT_INSERTS,      /* entries created */
-	SR_CNT_DELETES,      /* entries deleted (TCP_CLOSE); inserts - deletes = tracked */
-	SR_CNT_STATE_BASE,   /* + state: tracked sockets in that state (per-CPU deltas; the sum is exact) */
+	SR_CNT_DELETES,      /* hash path: entries deleted (TCP_CLOSE); inserts - deletes = tracked */
+	SR_CNT_KERNEL,       /* hash path: tracked kernel sockets (SR_F_KERNEL), per-CPU deltas */
+	SR_CNT_STATE_BASE,   /* hash path, + state: tracked sockets in that state (per-CPU deltas;
+			      * the sum is exact). The storage path counts them in each read. */
 	SR_CNT_MAX = SR_CNT_STATE_BASE + SR_TCP_NSTATES,
 };
 
 /*
- * One tracked socket; the map key is the socket cookie (__u64).
- * Times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns()).
- * Queued bytes are write_seq - snd_una in 32-bit sequence arithmetic.
+ * One tracked socket: in its socket-local storage (Linux 5.11+), or in the
+ * hash map keyed by key. Times are CLOCK_MONOTONIC nanoseconds
+ * (bpf_ktime_get_ns()). Queued bytes are write_seq - snd_una in 32-bit
+ * sequence arithmetic.
  */
 struct sr_sock {
+	__u64 key;		/* the socket's identity for the daemon: its cookie (SO_COOKIE), or
+				 * before Linux 5.12 its address, salted (checked by inode then) */
 	__u64 bytes_acked;	/* tcp_sock.bytes_acked including the ACK being processed */
 	__u64 last_progress_ns; /* last time bytes_acked advanced (or first seen) */
 	__u64 queued_since_ns;	/* when the send queue became non-empty; 0 = empty */
@@ -75,6 +92,7 @@ struct sr_sock {
 	__u64 cgroup_id;	/* cgroup v2 id of the socket (sk_cgrp_data) */
 	__u64 ino;		/* socket inode, as in /proc/PID/fd "socket:[ino]"; 0 = unknown */
 	__u64 last_read_ns;	/* last time copied_seq was seen to move (or first seen) */
+	__u64 synced_ns;	/* storage path: when the candidate copy in sr_cand was last made */
 	__u32 saddr[4];		/* IPv4 in saddr[0], network byte order */
 	__u32 daddr[4];
 	__u32 write_seq;	/* highest sequence queued by the application */
@@ -92,6 +110,9 @@ struct sr_sock {
 	__u32 owner_tgid;	/* the process whose send started the current queue (else the
 				 * first seen sending), as a pid of the daemon's pid
 				 * namespace; 0 = unknown */
+	__u32 segs_in;		/* tcp_sock.segs_in as of the last segment seen: every
+				 * segment received, data or not (rx_idle's re-check) */
+	__u32 nonce;		/* storage path: which CPU made the record (it alone counts it) */
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 sport;		/* local port, host byte order */
 	__u16 dport;		/* remote port, host byte order */
@@ -102,16 +123,8 @@ struct sr_sock {
 	char comm[SR_COMM_LEN];
 };
 
-/*
- * The destroy walk (iter/tcp + bpf_sock_destroy()): what it re-checks on the
- * locked socket before acting, and what it reports back.
- */
-enum sr_destroy_check {
-	SR_CHECK_STATE = 0,	/* same state only */
-	SR_CHECK_SEND_STALL,	/* same state, same acked bytes, data still queued */
-	SR_CHECK_UNREAD,	/* same state, and data or the FIN still unread */
-};
-
+/* What the destroy walk (iter/tcp + bpf_sock_destroy()) reports back; the
+ * re-check it makes on the locked socket is sr_recheck() (sr_recheck.h). */
 enum sr_destroy_result {
 	SR_DESTROY_NOT_FOUND = 0,
 	SR_DESTROY_DONE = 1,

@@ -1,4 +1,6 @@
-/* bpf_log.c - libbpf's messages into the daemon's log; what the verifier refused. */
+/* bpf_log.c - libbpf's messages into the daemon's log, verifier logs cut to
+ * their tail unless verbose (which program was refused, and why, the tracker
+ * learns from libbpf's per-program log buffers, not from this text). */
 #include "bpf_log.h"
 
 #include <bpf/libbpf.h>
@@ -12,22 +14,6 @@
 
 static bool g_verbose;
 static bool g_quiet; /* a load whose refusal is an answer, not an error */
-/* What the kernel said about the last program it refused (for the one-line error). */
-static char g_refused_prog[64], g_refused_why[256];
-
-/* Keep the last non-empty line of a verifier log before its END marker. */
-static void note_verifier_reason(const char *log)
-{
-	const char *end = strstr(log, "-- END PROG LOAD LOG --"), *p, *start;
-
-	if (!end)
-		end = log + strlen(log);
-	for (p = end; p > log && (p[-1] == '\n' || p[-1] == ' '); p--)
-		;
-	for (start = p; start > log && start[-1] != '\n'; start--)
-		;
-	snprintf(g_refused_why, sizeof(g_refused_why), "%.*s", (int)(p - start), start);
-}
 
 /* The verifier log's last lines only, unless verbose: its reason is at the end. */
 static char *verifier_tail(char *msg)
@@ -46,21 +32,15 @@ static char *verifier_tail(char *msg)
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
-	char *msg = NULL, *q;
+	char *msg = NULL;
 
 	if ((lvl == LOG_DEBUG || g_quiet) && !g_verbose)
 		return 0;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		return 0;
-	if (strstr(msg, "-- BEGIN PROG LOAD LOG --")) {
-		note_verifier_reason(msg);
-		if (verifier_tail(msg) != msg)
-			pr_warn("verifier log (its last %d lines; --verbose shows it whole):",
-				VERIFIER_TAIL_LINES);
-	}
-	/* libbpf: prog 'NAME': BPF program load failed: ... */
-	if ((q = strstr(msg, "prog '")) && (strstr(msg, "load failed") || strstr(msg, "failed to load")))
-		sscanf(q, "prog '%63[^']'", g_refused_prog);
+	if (verifier_tail(msg) != msg)
+		pr_warn("verifier log (its last %d lines; --verbose shows it whole):",
+			VERIFIER_TAIL_LINES);
 	log_lines(lvl, verifier_tail(msg));
 	free(msg);
 	return 0;
@@ -75,19 +55,4 @@ void bpf_log_setup(bool verbose)
 void bpf_log_quiet(bool quiet)
 {
 	g_quiet = quiet;
-}
-
-void bpf_log_forget_refusal(void)
-{
-	g_refused_prog[0] = g_refused_why[0] = '\0';
-}
-
-const char *bpf_log_refused_prog(void)
-{
-	return g_refused_prog;
-}
-
-const char *bpf_log_refused_why(void)
-{
-	return g_refused_why;
 }

@@ -38,7 +38,7 @@ int cgroup_mount_from_text(const char *mounts, char *out, size_t outlen)
 	return -ENOENT;
 }
 
-static int read_mounts(char *mnt, size_t len)
+int cgroup_mount(char *mnt, size_t len)
 {
 	char *text = NULL;
 	size_t cap = 0;
@@ -75,7 +75,7 @@ static int try_path(const char *p, uint64_t *id)
 int cgroup_resolve(const char *path, uint64_t *id, char *err, size_t errlen)
 {
 	char mnt[PATH_MAX], joined[PATH_MAX * 2];
-	int ret = read_mounts(mnt, sizeof(mnt));
+	int ret = cgroup_mount(mnt, sizeof(mnt));
 
 	if (ret) {
 		snprintf(err, errlen,

@@ -8,6 +8,9 @@
 /* From the text of /proc/self/mounts, the first cgroup2 mount point. 0 or -ENOENT. Pure. */
 int cgroup_mount_from_text(const char *mounts, char *out, size_t outlen);
 
+/* This process's cgroup2 mount point, from /proc/self/mounts. 0 or negative errno. */
+int cgroup_mount(char *mnt, size_t len);
+
 /*
  * Resolve PATH (absolute, or relative to the cgroup2 mount; "/kubepods/x" is
  * tried under the mount too) to its cgroup id (the directory's inode).

@@ -8,8 +8,8 @@ static int cmp_episode(const void *a, const void *b)
 {
 	const struct episode *x = a, *y = b;
 
-	if (x->cookie != y->cookie)
-		return x->cookie < y->cookie ? -1 : 1;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
 	if (x->onset_ns != y->onset_ns)
 		return x->onset_ns < y->onset_ns ? -1 : 1;
 	return 0;
@@ -41,16 +41,16 @@ void episodes_begin(struct episodes *eps)
 	eps->n_next = 0;
 }
 
-ssize_t episodes_carry(struct episodes *eps, uint64_t cookie, uint64_t onset_ns, uint64_t now,
+ssize_t episodes_carry(struct episodes *eps, uint64_t key, uint64_t onset_ns, uint64_t now,
 		       bool *is_new)
 {
-	struct episode key = { cookie, onset_ns, 0 }, *old, *ep;
+	struct episode probe = { key, onset_ns, 0 }, *old, *ep;
 
 	if (grow(eps, eps->n_next + 1))
 		return -ENOMEM;
-	old = eps->n_cur ? bsearch(&key, eps->cur, eps->n_cur, sizeof(key), cmp_episode) : NULL;
+	old = eps->n_cur ? bsearch(&probe, eps->cur, eps->n_cur, sizeof(probe), cmp_episode) : NULL;
 	ep = &eps->next[eps->n_next];
-	*ep = old ? *old : key;
+	*ep = old ? *old : probe;
 	if (!old)
 		ep->retry_ns = now; /* due now */
 	*is_new = !old;
@@ -79,7 +79,7 @@ void episode_retry_next_scan(struct episode *ep, uint64_t now)
 
 void episode_forget(struct episode *ep)
 {
-	ep->cookie = 0;
+	ep->key = 0;
 }
 
 void episodes_commit(struct episodes *eps)
@@ -88,7 +88,7 @@ void episodes_commit(struct episodes *eps)
 	size_t kept = 0;
 
 	for (size_t i = 0; i < eps->n_next; i++)
-		if (eps->next[i].cookie)
+		if (eps->next[i].key)
 			eps->next[kept++] = eps->next[i];
 	eps->cur = eps->next;
 	eps->next = tmp;

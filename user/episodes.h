@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 struct episode {
-	uint64_t cookie;   /* 0 = forgotten this scan (the fresh state did not confirm it) */
+	uint64_t key;      /* the socket's key; 0 = forgotten this scan (the fresh state did not confirm it) */
 	uint64_t onset_ns; /* the verdict's clock start: a new onset is a new episode */
 	uint64_t retry_ns; /* when to act (again); 0 = settled, never act again */
 };
@@ -27,11 +27,11 @@ struct episodes {
 void episodes_begin(struct episodes *eps);
 
 /*
- * A verdict fires for cookie with this onset at now: carry its episode from
+ * A verdict fires for key with this onset at now: carry its episode from
  * the last scan, or start one, due at once (*is_new). Returns its index in
  * this scan's list (valid until episodes_commit), or -ENOMEM.
  */
-ssize_t episodes_carry(struct episodes *eps, uint64_t cookie, uint64_t onset_ns, uint64_t now,
+ssize_t episodes_carry(struct episodes *eps, uint64_t key, uint64_t onset_ns, uint64_t now,
 		       bool *is_new);
 
 static inline struct episode *episodes_at(struct episodes *eps, size_t i)

@@ -87,7 +87,7 @@ int http_start(struct http_server **out, const char *addr, char *err, size_t err
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
 
 	memset(&ss, 0, sizeof(ss));
-	if (options_split_hostport(addr, host, sizeof(host), &port)) {
+	if (ports_split_hostport(addr, host, sizeof(host), &port)) {
 		snprintf(err, errlen, "sockreap: bad --metrics-addr '%s': use HOST:PORT or off", addr);
 		return -EINVAL;
 	}

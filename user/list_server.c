@@ -14,9 +14,10 @@
 
 /* Answer one `sockreap list` from a fresh read of the map. */
 void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
-		struct tracker_snapshot *snap)
+		struct identity_cache *ids, struct tracker_snapshot *snap)
 {
 	struct list_row *rows = NULL;
+	struct pod_identity *who = NULL;
 	char req[SR_CONTROL_REQ_MAX], *body = NULL;
 	size_t len = 0;
 	uint64_t now;
@@ -32,16 +33,19 @@ void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
 		fprintf(f, "sockreap: unknown request\n");
 	} else if (tracker_read(t, snap)) {
 		fprintf(f, "sockreap: cannot read the socket map\n");
-	} else if (snap->n && !(rows = calloc(snap->n, sizeof(*rows)))) {
+	} else if (snap->n && !(rows = calloc(snap->n, sizeof(*rows) + sizeof(*who)))) {
 		fprintf(f, "sockreap: out of memory\n");
 	} else {
 		now = now_ns();
+		who = (struct pod_identity *)(rows + snap->n);
 		for (size_t i = 0; i < snap->n; i++) {
 			const struct target *r = targets_of(tg, &snap->socks[i]);
 
-			rows[i] = (struct list_row){ snap->cookies[i], &snap->socks[i],
+			identity_of(ids, snap->socks[i].cgroup_id, (pid_t)snap->socks[i].owner_tgid,
+				    &who[i]);
+			rows[i] = (struct list_row){ snap->keys[i], &snap->socks[i],
 						     policy_verdict(&snap->socks[i], now, &r->pol),
-						     r->name };
+						     r->name, &who[i] };
 		}
 		listing_render(f, rows, snap->n, now, !strcmp(req, "list json"));
 	}
@@ -50,6 +54,9 @@ void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
 out:
 	free(rows);
 	free(body);
+	/* A list of hundreds of thousands of sockets is tens of megabytes: give
+	 * them back rather than keep them for the next answer. */
+	tracker_snapshot_free(snap);
 	close(c);
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "podid.h"
 #include "policy.h"
 
 struct list_row {
@@ -14,6 +15,7 @@ struct list_row {
 	const struct sr_sock *e;
 	struct policy_verdict v;
 	const char *target;
+	const struct pod_identity *who; /* its pod and container, or unit; NULL: not known */
 };
 
 /*

@@ -9,18 +9,16 @@
 #include "format.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 
 static const char *const bpf_counter_names[SR_CNT_MAX] = {
 	[SR_CNT_EV_SEND] = "tcp_sendmsg_locked",
 	[SR_CNT_EV_PROBE] = "tcp_probe",
 	[SR_CNT_EV_STATE] = "inet_sock_set_state",
-	[SR_CNT_EV_SWEEP] = "iter_tcp",
+	[SR_CNT_EV_WALK] = "iter_tcp",
 	[SR_CNT_EV_RETRANS] = "tcp_retransmit_skb",
 };
 
@@ -40,6 +38,29 @@ void hist_observe(struct histogram *h, double v)
 	h->counts[i]++;
 	h->sum += v;
 	h->count++;
+}
+
+void pod_reaps_add(struct pod_reaps *p, const char *uid, enum sr_reason reason, enum reap_result res)
+{
+	size_t i;
+
+	if (reason >= SR_REASON_MAX || res >= REAP_RESULT_MAX)
+		return;
+	for (i = 0; i < p->n && strcmp(p->pod[i].uid, uid); i++)
+		;
+	if (i == p->n && p->n < POD_REAPS_MAX)
+		snprintf(p->pod[p->n++].uid, sizeof(p->pod[0].uid), "%s", uid);
+	else if (i == p->n)
+		i = POD_REAPS_MAX; /* "other" */
+	p->pod[i].reaps[reason][res]++;
+}
+
+void hist_add(struct histogram *to, const struct histogram *from)
+{
+	for (size_t i = 0; i <= to->n && i <= HIST_MAX_BUCKETS; i++)
+		to->counts[i] += from->counts[i];
+	to->sum += from->sum;
+	to->count += from->count;
 }
 
 void metrics_init(struct sr_metrics *m, const char *version, const char *kernel,
@@ -100,22 +121,22 @@ static void hist_render(FILE *f, const char *name, const struct histogram *h)
 static bool cause_applies(int reason, int cause)
 {
 	switch (reason) {
-	case REASON_SEND_STALL:
+	case SR_REASON_SEND_STALL:
 		return cause == CAUSE_ZERO_WINDOW || cause == CAUSE_NO_ACK || cause == CAUSE_UNKNOWN;
-	case REASON_RX_IDLE:
+	case SR_REASON_RX_IDLE:
 		return cause == CAUSE_NO_ACK || cause == CAUSE_SILENT;
-	case REASON_PEER_GONE:
+	case SR_REASON_PEER_GONE:
 		return cause == CAUSE_DATA_UNREAD || cause == CAUSE_FIN_UNREAD;
-	case REASON_CLOSE_WAIT:
+	case SR_REASON_CLOSE_WAIT:
 		return cause == CAUSE_EOF_READ;
 	default:
 		return false;
 	}
 }
 
-static void render_causes(FILE *f, const char *name, const uint64_t counts[REASON_MAX][CAUSE_MAX])
+static void render_causes(FILE *f, const char *name, const uint64_t counts[SR_REASON_MAX][CAUSE_MAX])
 {
-	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+	for (int r = SR_REASON_SEND_STALL; r < SR_REASON_MAX; r++)
 		for (int c = 0; c < CAUSE_MAX; c++)
 			if (cause_applies(r, c))
 				fprintf(f, "%s{reason=\"%s\",cause=\"%s\"} %llu\n", name,
@@ -127,14 +148,14 @@ static void render_causes(FILE *f, const char *name, const uint64_t counts[REASO
 static void render_decisions(FILE *f, const struct sr_metrics *m)
 {
 	family(f, "sockreap_reaps_total", "counter", "Reap attempts by reason and result.");
-	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+	for (int r = SR_REASON_SEND_STALL; r < SR_REASON_MAX; r++)
 		for (int x = 0; x < REAP_RESULT_MAX; x++)
 			fprintf(f, "sockreap_reaps_total{reason=\"%s\",result=\"%s\"} %llu\n",
 				policy_reason_name(r), reap_result_name(x),
 				(unsigned long long)m->reaps[r][x]);
 
 	family(f, "sockreap_stalls_total", "counter", "Verdicts fired, dry run included.");
-	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+	for (int r = SR_REASON_SEND_STALL; r < SR_REASON_MAX; r++)
 		fprintf(f, "sockreap_stalls_total{reason=\"%s\"} %llu\n", policy_reason_name(r),
 			(unsigned long long)m->stalls[r]);
 
@@ -156,12 +177,16 @@ static void render_decisions(FILE *f, const struct sr_metrics *m)
 static void render_tracking(FILE *f, const struct sr_metrics *m)
 {
 	family(f, "sockreap_stalled_sockets", "gauge", "Sockets whose verdict fires at the last scan.");
-	for (int r = REASON_SEND_STALL; r < REASON_MAX; r++)
+	for (int r = SR_REASON_SEND_STALL; r < SR_REASON_MAX; r++)
 		fprintf(f, "sockreap_stalled_sockets{reason=\"%s\"} %llu\n", policy_reason_name(r),
 			(unsigned long long)m->stalled_now[r]);
 
-	scalar(f, "sockreap_sockets_tracked", "gauge", "Sockets in the BPF map.",
-	       m->sockets_tracked);
+	scalar(f, "sockreap_sockets_tracked", "gauge",
+	       "Sockets tracked (socket storage, or the BPF hash map).", m->sockets_tracked);
+	scalar(f, "sockreap_sockets_kernel", "gauge",
+	       "Tracked kernel sockets (NFS, MPTCP subflows): no process owns them, never acted on "
+	       "unless --reap-unowned.",
+	       m->sockets_kernel);
 
 	scalar(f, "sockreap_scan_entries", "gauge",
 	       "Sockets the last scan examined: the candidates (data queued, CLOSE_WAIT) or all.",
@@ -173,11 +198,12 @@ static void render_tracking(FILE *f, const struct sr_metrics *m)
 			fprintf(f, "sockreap_sockets_by_state{state=\"%s\"} %llu\n", format_tcp_state((unsigned int)s, true),
 				(unsigned long long)m->tracked_by_state[s]);
 
-	scalar(f, "sockreap_map_capacity", "gauge", "Sockets the BPF map can hold.",
+	scalar(f, "sockreap_map_capacity", "gauge",
+	       "Sockets the hash store can hold; 0 with socket storage, which has no fixed capacity.",
 	       m->map_capacity);
 
 	scalar(f, "sockreap_map_full_total", "counter",
-	       "Sockets left untracked because the map was full.",
+	       "Sockets left untracked: the hash store was full (or, with socket storage, no memory).",
 	       m->bpf[SR_CNT_MAP_FULL]);
 
 	scalar(f, "sockreap_candidates_full_total", "counter",
@@ -189,12 +215,41 @@ static void render_tracking(FILE *f, const struct sr_metrics *m)
 		if (bpf_counter_names[c])
 			fprintf(f, "sockreap_bpf_events_total{program=\"%s\"} %llu\n",
 				bpf_counter_names[c], (unsigned long long)m->bpf[c]);
+
+	if (m->pod_reaps) {
+		const struct pod_reaps *p = m->pod_reaps;
+
+		family(f, "sockreap_pod_reaps_total", "counter",
+		       "Reap attempts by pod, reason and result (--metrics-pod-labels).");
+		for (size_t i = 0; i <= POD_REAPS_MAX; i++) {
+			if (i >= p->n && i != POD_REAPS_MAX)
+				continue;
+			for (int r = SR_REASON_SEND_STALL; r < SR_REASON_MAX; r++)
+				for (int x = 0; x < REAP_RESULT_MAX; x++)
+					if (p->pod[i].reaps[r][x])
+						fprintf(f, "sockreap_pod_reaps_total{pod_uid=\"%s\",reason=\"%s\","
+							   "result=\"%s\"} %llu\n",
+							i == POD_REAPS_MAX ? "other" : p->pod[i].uid,
+							policy_reason_name(r), reap_result_name(x),
+							(unsigned long long)p->pod[i].reaps[r][x]);
+		}
+	}
+
+	family(f, "sockreap_bpf_recursion_misses_total", "counter",
+	       "Events a BPF program missed: the kernel skipped it, as it would have nested in "
+	       "itself on one CPU (reported by Linux 5.12+).");
+	for (size_t i = 0; i < m->n_progs; i++)
+		fprintf(f, "sockreap_bpf_recursion_misses_total{program=\"%s\"} %llu\n",
+			m->recursion[i].event, (unsigned long long)m->recursion[i].misses);
 }
 
 /* The scans themselves, reap latency, and who we are. */
 static void render_daemon(FILE *f, const struct sr_metrics *m)
 {
-	scalar(f, "sockreap_scans_total", "counter", "Scans of the socket map.", m->scans_total);
+	scalar(f, "sockreap_scans_total", "counter", "Scans of the tracked sockets.", m->scans_total);
+
+	family(f, "sockreap_scan_interval_seconds", "gauge", "The configured scan period.");
+	fprintf(f, "sockreap_scan_interval_seconds %g\n", m->scan_interval_seconds);
 
 	family(f, "sockreap_scan_cpu_seconds_total", "counter",
 	       "CPU time (user + system) the daemon spent in scans.");
@@ -230,6 +285,15 @@ static void render_daemon(FILE *f, const struct sr_metrics *m)
 	fputs("\",kernel=\"", f);
 	label_value(f, m->kernel);
 	fputs("\"} 1\n", f);
+
+	if (m->store[0]) {
+		family(f, "sockreap_socket_store_info", "gauge",
+		       "Where per-socket state lives: socket-local storage, or the bounded hash map; "
+		       "always 1.");
+		fputs("sockreap_socket_store_info{store=\"", f);
+		label_value(f, m->store);
+		fputs("\"} 1\n", f);
+	}
 }
 
 int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
@@ -245,32 +309,4 @@ int metrics_render(const struct sr_metrics *m, char **out, size_t *len)
 	if (fclose(f))
 		return -ENOMEM;
 	return 0;
-}
-
-int metrics_write_file(const char *path, const char *buf, size_t len)
-{
-	char tmp[4200];
-	int fd, ret = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return -errno;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0) {
-			ret = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
 }

@@ -1,4 +1,4 @@
-/* observe.h - log lines, metrics and warnings for the daemon's decisions (no decisions here). */
+/* observe.h - metrics and warnings from the daemon's scans (no decisions here). */
 #ifndef SR_OBSERVE_H
 #define SR_OBSERVE_H
 
@@ -8,8 +8,9 @@
 #include "http.h"
 #include "metrics.h"
 #include "policy.h"
-#include "reaper.h"
+#include "scan.h"
 #include "sockreap.h"
+#include "tracker.h"
 
 /* Warnings already given, so a lasting condition is not repeated every scan. */
 struct observe_state {
@@ -17,23 +18,13 @@ struct observe_state {
 	bool hot_full_warned;
 };
 
-/*
- * One decision line: event "stall" (rep NULL) or "reap". The contract's key
- * order: reason, then result and method for a reap, then the rest.
- */
-void observe_decision(const char *event, const char *target, uint64_t cookie,
-		      const struct sr_sock *e, const struct policy_verdict *v,
-		      const struct reap_report *rep, enum reap_result res);
+/* Fold one scan's result into the metrics. */
+void observe_scan(struct sr_metrics *m, const struct scan_result *r);
 
-/* Count a verdict that first fired, and a reap attempt (latency: grace expiry -> done). */
-void observe_stall(struct sr_metrics *m, const struct sr_sock *e, const struct policy_verdict *v);
-void observe_reap(struct sr_metrics *m, const struct sr_sock *e, const struct policy_verdict *v,
-		  const struct reap_report *rep, enum reap_result res, double latency_s);
-
-/* Fold the BPF counters into the metrics; warn once about a full candidate
- * set, and about a full map once per scan while it overflows. */
+/* Fold the BPF counters and the census into the metrics; warn once about a
+ * full candidate set, and about a full map once per scan while it overflows. */
 void observe_counters(struct observe_state *o, struct sr_metrics *m, const uint64_t counters[SR_CNT_MAX],
-		      uint32_t map_capacity);
+		      const struct tracker_census *census, uint32_t map_capacity);
 
 /* Render the metrics and publish them: HTTP (if on) and the metrics file (if set). */
 void observe_publish(const struct sr_metrics *m, struct http_server *http, const char *metrics_file);

@@ -12,8 +12,9 @@
 
 /* value_enum() writes an int. */
 _Static_assert(sizeof(enum log_format) == sizeof(int), "enum log_format is not int-sized");
-_Static_assert(sizeof(enum sr_send_path) == sizeof(int), "enum sr_send_path is not int-sized");
-_Static_assert(sizeof(enum sr_kill_method) == sizeof(int), "enum sr_kill_method is not int-sized");
+_Static_assert(sizeof(enum tracker_send_path) == sizeof(int), "enum tracker_send_path is not int-sized");
+_Static_assert(sizeof(enum reap_method) == sizeof(int), "enum reap_method is not int-sized");
+_Static_assert(sizeof(enum tracker_store) == sizeof(int), "enum tracker_store is not int-sized");
 
 static const struct value_name log_formats[] = {
 	{ "logfmt", LOG_LOGFMT },
@@ -22,63 +23,216 @@ static const struct value_name log_formats[] = {
 };
 
 static const struct value_name send_paths[] = {
-	{ "auto", SEND_PATH_AUTO },
-	{ "tracepoint", SEND_PATH_TRACEPOINT },
-	{ "fentry", SEND_PATH_FENTRY },
-	{ "sweep", SEND_PATH_SWEEP },
+	{ "auto", TRACKER_SEND_AUTO },
+	{ "tracepoint", TRACKER_SEND_TRACEPOINT },
+	{ "fentry", TRACKER_SEND_FENTRY },
+	{ "sweep", TRACKER_SEND_SWEEP },
+	{ NULL, 0 },
+};
+
+static const struct value_name socket_states[] = {
+	{ "auto", TRACKER_STORE_AUTO },
+	{ "storage", TRACKER_STORE_STORAGE },
+	{ "hash", TRACKER_STORE_HASH },
 	{ NULL, 0 },
 };
 
 static const struct value_name kill_methods[] = {
-	{ "auto", KILL_AUTO },
-	{ "shutdown", KILL_SHUTDOWN },
-	{ "destroy", KILL_DESTROY },
+	{ "auto", REAP_METHOD_AUTO },
+	{ "shutdown", REAP_METHOD_SHUTDOWN },
+	{ "destroy", REAP_METHOD_DESTROY },
 	{ NULL, 0 },
 };
+
+/* --target's value is a spec of its own. */
+static int parse_target(const struct value_spec *sp, const char *val, void *dst, char *fix,
+			size_t fixlen)
+{
+	(void)sp;
+	return options_parse_target(val, dst, fix, fixlen);
+}
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-static const char usage[] =
-	"Usage: sockreap [options]        watch TCP sockets and reap stalled ones (foreground)\n"
-	"       sockreap list [--json]    show the sockets a running daemon tracks\n"
-	"       sockreap --help | --version\n"
-	"\n"
-	"Options (each also as env SOCKREAP_<OPTION>, e.g. SOCKREAP_STALL_GRACE=30; the flag wins):\n"
-	"  --stall-grace SECONDS    send queue > 0 with no ACK progress this long = stalled (default 30)\n"
-	"  --idle-timeout SECONDS   reap sockets that received nothing this long; 0 = off (default)\n"
-	"  --close-wait-timeout SECONDS  leak cleanup: reap a socket held in CLOSE_WAIT this long\n"
-	"                           although its owner read the peer's close; 0 = off (default)\n"
-	"  --interval SECONDS       scan period (default 1)\n"
-	"  --all-netns              every network namespace (default: only the daemon's own)\n"
-	"  --cgroup PATH            only sockets of this cgroup v2 directory and its descendants; repeatable\n"
-	"  --port N|LO-HI           only sockets with this local port; repeatable\n"
-	"  --exclude-port N|LO-HI   never sockets with this local port; repeatable\n"
-	"  --target SPEC            a target with its own rules, e.g.\n"
-	"                           'name=ws,cgroup=/kubepods/podX,port=8765,stall-grace=30,idle-timeout=90';\n"
-	"                           keys: name cgroup port stall-grace idle-timeout close-wait-timeout\n"
-	"                           dry-run; repeatable,\n"
-	"                           first match wins; the plain flags give the defaults\n"
-	"  --dry-run                detect, log and count, but never reap\n"
-	"  --metrics-addr HOST:PORT Prometheus endpoint (default " SR_DEFAULT_METRICS_ADDR "); \"off\" disables\n"
-	"  --metrics-file PATH      also write the exposition atomically each scan\n"
-	"  --control-socket PATH    where `sockreap list` reaches the daemon\n"
-	"                           (default " SR_DEFAULT_CONTROL_SOCKET "); off disables\n"
-	"  --log-format logfmt|json one line per event on stderr (default logfmt)\n"
-	"  --send-path auto|tracepoint|fentry|sweep  how queued data is noticed: the\n"
-	"                           tcp_sendmsg_locked tracepoint (Linux 6.16+), an fentry program on\n"
-	"                           it (where the kernel allows: no lockdown), or none (sweep: ACKs,\n"
-	"                           retransmissions, a socket sweep every 10 s); auto takes the first\n"
-	"                           that loads (default auto)\n"
-	"  --kill-method auto|shutdown|destroy  shutdown() through the owner's fd, or\n"
-	"                           bpf_sock_destroy() from the kernel side; auto: shutdown, destroy\n"
-	"                           when no owner fd can be had (default auto)\n"
-	"  --map-capacity N         sockets tracked at most (default " STR(SR_DEFAULT_MAP_CAPACITY) ")\n"
-	"  --verbose                debug messages, libbpf's included\n";
+/*
+ * The options, in --help's order: each carries its parser, destination,
+ * limits, and what --help and README's table say of it. Built on cfg (its
+ * fields are the destinations); --help builds it on a scratch copy.
+ */
+static size_t option_specs(struct sr_config *cfg, struct value_spec *out)
+{
+	const struct value_spec specs[] = {
+		{ "stall-grace", value_seconds, VALUE_DST(cfg->stall_grace_s),
+		  .lim.secs = { SR_STALL_GRACE_MIN_S, SR_RULE_MAX_S }, .arg = "S", .dflt = "30",
+		  .help = "seconds of queued data with no ACK progress before `send_stall` fires; "
+			  "fractions allowed" },
+		{ "peer-gone-timeout", value_seconds, VALUE_DST(cfg->peer_gone_timeout_s),
+		  .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S }, .arg = "S", .dflt = "0 (off)",
+		  .help = "`peer_gone`: reap a socket whose peer closed while its owner left the close "
+			  "(and any data) unread, with no read and no ACK progress, for S seconds. Only "
+			  "for protocols whose clients never half-close (WebSocket, HTTP/2, gRPC)" },
+		{ "idle-timeout", value_seconds, VALUE_DST(cfg->idle_timeout_s),
+		  .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S }, .arg = "S", .dflt = "0 (off)",
+		  .help = "`rx_idle`: reap an established socket that received nothing at all (no data, "
+			  "no ACK, no keepalive reply) for S seconds" },
+		{ "close-wait-timeout", value_seconds, VALUE_DST(cfg->close_wait_timeout_s),
+		  .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S }, .arg = "S", .dflt = "0 (off)",
+		  .help = "`close_wait`: leak cleanup, reap a socket held in CLOSE_WAIT for S seconds "
+			  "after its owner read the peer's close (and made no ACK progress since)" },
+		{ "interval", value_seconds, VALUE_DST(cfg->interval_s),
+		  .lim.secs = { SR_INTERVAL_MIN_S, SR_INTERVAL_MAX_S }, .arg = "S", .dflt = "1",
+		  .help = "scan period" },
+		{ "all-netns", value_flag, VALUE_DST(cfg->all_netns), .implied = "1", .dflt = "off",
+		  .help = "every network namespace; default is the daemon's own (a pod sidecar shares "
+			  "the pod's)" },
+		{ "cgroup", value_string, VALUE_LIST(cfg->n_cgroups, cfg->cgroups), .sep = ',',
+		  .lim.str.what = "a cgroup v2 directory path", .arg = "PATH", .dflt = "all",
+		  .help = "only sockets created in this cgroup v2 directory or a descendant; absolute, "
+			  "or relative to the cgroup2 mount (found in /proc/self/mounts); repeatable" },
+		{ "port", value_port_range, VALUE_LIST(cfg->n_ports, cfg->ports), .sep = ',',
+		  .arg = "N|LO-HI", .dflt = "all", .help = "only sockets with this local port; repeatable" },
+		{ "exclude-port", value_port_range, VALUE_LIST(cfg->n_exclude_ports, cfg->exclude_ports),
+		  .sep = ',', .arg = "N|LO-HI", .dflt = "none",
+		  .help = "never sockets with this local port (SSH, a collective-communication range); "
+			  "wins over everything" },
+		/* ';' between targets: a target's own items are ','-separated. */
+		{ "target", parse_target, VALUE_LIST(cfg->n_targets, cfg->targets), .sep = ';',
+		  .arg = "SPEC", .dflt = "none",
+		  .help = "a target with its own rules (Per-target rules); repeatable, first match wins" },
+		{ "dry-run", value_flag, VALUE_DST(cfg->dry_run), .implied = "1", .dflt = "off",
+		  .help = "detect, verify, log and count, but never shut anything down (every target)" },
+		{ "reap-unowned", value_flag, VALUE_DST(cfg->reap_unowned), .implied = "1", .dflt = "off",
+		  .help = "also act on sockets no process owns (kernel sockets, connections not yet "
+			  "accepted), through `bpf_sock_destroy()`; by default they are counted and "
+			  "shown, never touched" },
+		{ "kill-method", value_enum, VALUE_DST(cfg->kill_method), .lim.names = kill_methods,
+		  .arg = "auto|shutdown|destroy", .dflt = "auto",
+		  .help = "`shutdown()` through the owner's fd; `destroy`: `bpf_sock_destroy()` from the "
+			  "kernel side (Linux 6.5+); `auto`: shutdown, and destroy when no owner fd can "
+			  "be had" },
+		{ "metrics-addr", value_addr, VALUE_DST(cfg->metrics_addr), .lim.str.off_ok = true,
+		  .arg = "HOST:PORT", .dflt = SR_DEFAULT_METRICS_ADDR,
+		  .help = "Prometheus endpoint (`/metrics`, `/healthz`); `off` disables" },
+		{ "metrics-pod-labels", value_flag, VALUE_DST(cfg->metrics_pod_labels), .implied = "1",
+		  .dflt = "off",
+		  .help = "also count reaps by pod (`sockreap_pod_reaps_total{pod_uid,reason,result}`): one "
+			  "label value per pod that had a reap, at most 1024, the rest as `other`" },
+		{ "metrics-file", value_string, VALUE_DST(cfg->metrics_file),
+		  .lim.str.what = "a file path", .arg = "PATH", .dflt = "none",
+		  .help = "also write the exposition atomically each scan (node_exporter textfile "
+			  "collector); its directory must not be world-writable" },
+		{ "control-socket", value_string, VALUE_DST(cfg->control_socket),
+		  .lim.str = { "a Unix socket path", true }, .arg = "PATH", .dflt = SR_DEFAULT_CONTROL_SOCKET,
+		  .help = "where `sockreap list` reaches the daemon (mode 0600); `off` disables" },
+		{ "log-format", value_enum, VALUE_DST(cfg->log_format), .lim.names = log_formats,
+		  .arg = "logfmt|json", .dflt = "logfmt", .help = "one line per event on stderr" },
+		{ "send-path", value_enum, VALUE_DST(cfg->send_path), .lim.names = send_paths,
+		  .arg = "auto|tracepoint|fentry|sweep", .dflt = "auto",
+		  .help = "how queued data is noticed: the `tcp_sendmsg_locked` tracepoint (Linux "
+			  "6.16+), an fentry program on that function (kernels without lockdown), or no "
+			  "send hook (`sweep`: ACKs, retransmissions and a backstop walk of the sockets "
+			  "every 10 s); `auto` takes the first the kernel offers (see Kernels)" },
+		{ "socket-state", value_enum, VALUE_DST(cfg->socket_state), .lim.names = socket_states,
+		  .arg = "auto|storage|hash", .dflt = "auto",
+		  .help = "where per-socket state lives: socket-local storage (Linux 5.11+: no capacity "
+			  "to fill, freed with the socket) or a hash map bounded by `--map-capacity`; "
+			  "`auto`: storage where the kernel allows it" },
+		{ "map-capacity", value_count, VALUE_DST(cfg->map_capacity),
+		  .lim.count = { SR_MAP_CAPACITY_MIN, SR_MAP_CAPACITY_MAX }, .arg = "N",
+		  .dflt = STR(SR_DEFAULT_MAP_CAPACITY),
+		  .help = "the hash store's size (sockets tracked at most; beyond it sockets stay "
+			  "untracked, counted and warned about) and the candidate set's (overflowing it "
+			  "costs full reads, never a missed socket)" },
+		{ "verbose", value_flag, VALUE_DST(cfg->verbose), .implied = "1", .dflt = "off",
+		  .help = "debug messages, libbpf's included" },
+	};
+
+	memcpy(out, specs, sizeof(specs));
+	return ARRAY_SIZE(specs);
+}
+
+#define MAX_SPECS 32
+
+/* "--name ARG" as --help and README show it. */
+static void flag_text(const struct value_spec *sp, char *buf, size_t len)
+{
+	if (sp->arg)
+		snprintf(buf, len, "--%s %s", sp->name, sp->arg);
+	else
+		snprintf(buf, len, "--%s", sp->name);
+}
+
+/* Append text to buf at *o, wrapped at 79 columns with the given indent. */
+static void wrap(char *buf, size_t len, size_t *o, const char *text, int col, int indent)
+{
+	const char *p = text;
+
+	while (*p && *o < len) {
+		size_t w = strcspn(p, " ");
+
+		if (col + (int)w + 1 > 79 && col > indent) {
+			*o += (size_t)snprintf(buf + *o, len - *o, "\n%*s", indent, "");
+			col = indent;
+		}
+		*o += (size_t)snprintf(buf + *o, len - *o, "%s%.*s", col > indent ? " " : "", (int)w, p);
+		col += (int)w + (col > indent ? 1 : 0);
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+}
 
 const char *options_usage(void)
 {
-	return usage;
+	static char buf[8192];
+	static struct sr_config scratch;
+	struct value_spec specs[MAX_SPECS];
+	size_t n = option_specs(&scratch, specs), o = 0;
+
+	o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+			      "Usage: sockreap [options]        watch TCP sockets and reap dead ones (foreground)\n"
+			      "       sockreap list [--json] [--control-socket PATH]\n"
+			      "                                 show the sockets a running daemon tracks\n"
+			      "       sockreap --help | --version\n\n"
+			      "Options (each also as env SOCKREAP_<OPTION>, e.g. SOCKREAP_STALL_GRACE=30; the "
+			      "flag wins):\n");
+	for (size_t i = 0; i < n && o < sizeof(buf); i++) {
+		char flag[64], text[1024];
+
+		flag_text(&specs[i], flag, sizeof(flag));
+		snprintf(text, sizeof(text), "%s (default: %s)", specs[i].help, specs[i].dflt);
+		/* Markdown's backquotes are for README; the terminal gets the words. */
+		for (char *c = text; *c; c++)
+			if (*c == '`')
+				memmove(c, c + 1, strlen(c));
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "  %s\n%*s", flag, 6, "");
+		wrap(buf, sizeof(buf), &o, text, 6, 6);
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\n");
+	}
+	if (o < sizeof(buf))
+		snprintf(buf + o, sizeof(buf) - o,
+			 "\nA --target SPEC is key=value pairs: name, cgroup, port (selectors; both must "
+			 "match),\nstall-grace, peer-gone, idle-timeout, close-wait-timeout, dry-run, "
+			 "reap-unowned.\n");
+	return buf;
+}
+
+int options_markdown_table(char *buf, size_t len)
+{
+	static struct sr_config scratch;
+	struct value_spec specs[MAX_SPECS];
+	size_t n = option_specs(&scratch, specs), o = 0;
+
+	o += (size_t)snprintf(buf + o, len - o, "| option | default | meaning |\n| --- | --- | --- |\n");
+	for (size_t i = 0; i < n && o < len; i++) {
+		char flag[64];
+
+		flag_text(&specs[i], flag, sizeof(flag));
+		o += (size_t)snprintf(buf + o, len - o, "| `%s` | %s | %s |\n", flag, specs[i].dflt,
+				      specs[i].help);
+	}
+	return o < len ? 0 : -ENOSPC;
 }
 
 void options_defaults(struct sr_config *cfg)
@@ -91,14 +245,6 @@ void options_defaults(struct sr_config *cfg)
 	cfg->map_capacity = SR_DEFAULT_MAP_CAPACITY;
 	snprintf(cfg->metrics_addr, sizeof(cfg->metrics_addr), "%s", SR_DEFAULT_METRICS_ADDR);
 	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "%s", SR_DEFAULT_CONTROL_SOCKET);
-}
-
-/* --target's value is a spec of its own. */
-static int parse_target(const struct value_spec *sp, const char *val, void *dst, char *fix,
-			size_t fixlen)
-{
-	(void)sp;
-	return options_parse_target(val, dst, fix, fixlen);
 }
 
 static void env_name(const char *opt, char *buf, size_t len)
@@ -252,38 +398,9 @@ int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *con
 		  char *err, size_t errlen)
 {
 	/* Flag names; the variable is SOCKREAP_ + the name in upper case, '-' as '_'. */
-	const struct value_spec specs[] = {
-		{ "stall-grace", value_seconds, VALUE_DST(cfg->stall_grace_s),
-		  .lim.secs = { SR_STALL_GRACE_MIN_S, SR_RULE_MAX_S } },
-		{ "idle-timeout", value_seconds, VALUE_DST(cfg->idle_timeout_s),
-		  .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S } },
-		{ "close-wait-timeout", value_seconds, VALUE_DST(cfg->close_wait_timeout_s),
-		  .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S } },
-		{ "interval", value_seconds, VALUE_DST(cfg->interval_s),
-		  .lim.secs = { SR_INTERVAL_MIN_S, SR_INTERVAL_MAX_S } },
-		{ "all-netns", value_flag, VALUE_DST(cfg->all_netns), .implied = "1" },
-		{ "dry-run", value_flag, VALUE_DST(cfg->dry_run), .implied = "1" },
-		{ "verbose", value_flag, VALUE_DST(cfg->verbose), .implied = "1" },
-		{ "cgroup", value_string, VALUE_LIST(cfg->n_cgroups, cfg->cgroups), .sep = ',',
-		  .lim.str.what = "a cgroup v2 directory path" },
-		{ "port", value_port_range, VALUE_LIST(cfg->n_ports, cfg->ports), .sep = ',' },
-		{ "exclude-port", value_port_range, VALUE_LIST(cfg->n_exclude_ports, cfg->exclude_ports),
-		  .sep = ',' },
-		{ "metrics-addr", value_addr, VALUE_DST(cfg->metrics_addr), .lim.str.off_ok = true },
-		{ "metrics-file", value_string, VALUE_DST(cfg->metrics_file),
-		  .lim.str.what = "a file path" },
-		{ "control-socket", value_string, VALUE_DST(cfg->control_socket),
-		  .lim.str = { "a Unix socket path", true } },
-		{ "log-format", value_enum, VALUE_DST(cfg->log_format), .lim.names = log_formats },
-		{ "send-path", value_enum, VALUE_DST(cfg->send_path), .lim.names = send_paths },
-		{ "kill-method", value_enum, VALUE_DST(cfg->kill_method), .lim.names = kill_methods },
-		/* ';' between targets: a target's own items are ','-separated. */
-		{ "target", parse_target, VALUE_LIST(cfg->n_targets, cfg->targets), .sep = ';' },
-		{ "map-capacity", value_count, VALUE_DST(cfg->map_capacity),
-		  .lim.count = { SR_MAP_CAPACITY_MIN, SR_MAP_CAPACITY_MAX } },
-	};
-	const size_t n = ARRAY_SIZE(specs);
-	bool seen[ARRAY_SIZE(specs)] = { false };
+	struct value_spec specs[MAX_SPECS];
+	const size_t n = option_specs(cfg, specs);
+	bool seen[MAX_SPECS] = { false };
 
 	options_defaults(cfg);
 	err[0] = '\0';

@@ -9,11 +9,11 @@
 
 #include "log.h"
 #include "ports.h"
+#include "reaper.h"
 #include "sockreap.h"
 #include "target_spec.h"
+#include "tracker.h"
 
-#define SR_MAX_PORTS 64
-#define SR_MAX_CGROUPS 64
 #define SR_PATH_MAX 4096
 
 enum sr_mode {
@@ -23,32 +23,23 @@ enum sr_mode {
 	MODE_VERSION,
 };
 
-enum sr_send_path {
-	SEND_PATH_AUTO = 0,	/* the tcp_sendmsg_locked tracepoint if the kernel has it */
-	SEND_PATH_TRACEPOINT,	/* require it */
-	SEND_PATH_SWEEP,	/* no send hook: ACKs, retransmissions, a backstop sweep; owner from /proc */
-	SEND_PATH_FENTRY,	/* fentry on tcp_sendmsg_locked (kernels without lockdown) */
-};
-
-enum sr_kill_method {
-	KILL_AUTO = 0,	 /* shutdown() through the owner's fd; bpf_sock_destroy() if none */
-	KILL_SHUTDOWN,
-	KILL_DESTROY,
-};
-
 struct sr_config {
 	enum sr_mode mode;
 	double stall_grace_s;	/* --stall-grace */
+	double peer_gone_timeout_s; /* --peer-gone-timeout; 0 = off */
 	double idle_timeout_s;	/* --idle-timeout; 0 = off */
 	double close_wait_timeout_s; /* --close-wait-timeout; 0 = off */
 	double interval_s;	/* --interval */
 	bool all_netns;
 	bool dry_run;
+	bool reap_unowned;	/* act on sockets with no user-space owner too */
+	bool metrics_pod_labels; /* reaps counted by pod too (one label value per pod) */
 	bool verbose;
 	bool list_json;		/* list --json */
 	enum log_format log_format;
-	enum sr_send_path send_path;
-	enum sr_kill_method kill_method;
+	enum tracker_send_path send_path;
+	enum reap_method kill_method;
+	enum tracker_store socket_state;
 	uint32_t map_capacity;
 	char metrics_addr[256]; /* "" = off */
 	char metrics_file[SR_PATH_MAX];
@@ -84,9 +75,13 @@ void options_defaults(struct sr_config *cfg);
 int options_parse(struct sr_config *cfg, int argc, char *const argv[], char *const envp[],
 		  char *err, size_t errlen);
 
-/* options_parse_port_range() and options_split_hostport() are in ports.h,
+/* ports_parse_range() and ports_split_hostport() are in ports.h,
  * options_parse_target() in target_spec.h. */
 
+/* --help, generated from the option specs. */
 const char *options_usage(void);
+/* README's options table, generated from the same specs (a test holds
+ * README to it). 0, or -ENOSPC if buf is too small. */
+int options_markdown_table(char *buf, size_t len);
 
 #endif

@@ -12,6 +12,7 @@ enum reap_result {
 	REAP_MISMATCH,	/* the fd now holds another socket: untouched */
 	REAP_RESUMED,	/* the kernel's fresh state shows progress: untouched */
 	REAP_ERROR,
+	REAP_UNOWNED,	/* no user-space owner (kernel socket, not yet accepted): untouched */
 	REAP_RESULT_MAX,
 };
 
@@ -28,5 +29,7 @@ enum owner_cause {
 
 const char *reap_result_name(enum reap_result r);
 const char *owner_cause_name(enum owner_cause c);
+/* Why sr_recheck() said a verdict no longer holds (enum sr_recheck), for detail=. */
+const char *recheck_name(unsigned int why);
 
 #endif

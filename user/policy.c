@@ -2,27 +2,32 @@
  *
  * send_stall: the send queue stayed non-empty and acked bytes did not move
  * for the whole grace (ESTABLISHED, or CLOSE_WAIT: an owner answering a
- * half-closed peer that stopped ACKing). peer_gone: the peer closed
- * (CLOSE_WAIT) and the owner has not noticed: data or the FIN still unread,
- * no read and no ACK progress for the grace. An owner that read the EOF and
- * keeps the socket to answer is alive; only the opt-in close_wait rule (leak
+ * half-closed peer that stopped ACKing). peer_gone (opt-in: only where the
+ * protocol never half-closes): the peer closed (CLOSE_WAIT) and the owner has
+ * not consumed it: data or the FIN still unread, no read and no ACK progress
+ * for its timeout. From the server's side a half-close and a vanished client
+ * send the same FIN, and a live owner may leave it unread for long (it read a
+ * length-delimited request before the FIN came, it is busy, it saw the EOF
+ * with MSG_PEEK or EPOLLRDHUP): only the application's protocol tells them
+ * apart, so it is off unless asked for. An owner that read the EOF and keeps
+ * the socket to answer is alive; only the opt-in close_wait rule (leak
  * cleanup) ever touches it. rx_idle (opt-in): nothing received for the idle
  * timeout. A clock that runs backwards, or an event newer than now, never
  * makes a socket look older: the age is then 0.
  */
 #include "policy.h"
 
-static const char *const reason_names[REASON_MAX] = {
-	[REASON_NONE] = "none",
-	[REASON_SEND_STALL] = "send_stall",
-	[REASON_PEER_GONE] = "peer_gone",
-	[REASON_RX_IDLE] = "rx_idle",
-	[REASON_CLOSE_WAIT] = "close_wait",
+static const char *const reason_names[SR_REASON_MAX] = {
+	[SR_REASON_NONE] = "none",
+	[SR_REASON_SEND_STALL] = "send_stall",
+	[SR_REASON_PEER_GONE] = "peer_gone",
+	[SR_REASON_RX_IDLE] = "rx_idle",
+	[SR_REASON_CLOSE_WAIT] = "close_wait",
 };
 
 const char *policy_reason_name(enum sr_reason r)
 {
-	return r < REASON_MAX ? reason_names[r] : "unknown";
+	return r < SR_REASON_MAX ? reason_names[r] : "unknown";
 }
 
 static const char *const cause_names[CAUSE_MAX] = {
@@ -67,14 +72,14 @@ static void consider(struct policy_verdict *v, enum sr_reason r, uint64_t onset,
 {
 	uint64_t a = age(now, onset);
 
-	if (v->reason != REASON_NONE)
+	if (v->reason != SR_REASON_NONE)
 		return;
 	if (a >= limit) {
-		*v = (struct policy_verdict){ r, REASON_NONE, onset, a, limit };
+		*v = (struct policy_verdict){ r, SR_REASON_NONE, onset, a, limit };
 		return;
 	}
 	/* Not yet: keep the rule with the least time left, for `list`. */
-	if (v->pending == REASON_NONE || limit - a < v->limit_ns - v->age_ns) {
+	if (v->pending == SR_REASON_NONE || limit - a < v->limit_ns - v->age_ns) {
 		v->pending = r;
 		v->onset_ns = onset;
 		v->age_ns = a;
@@ -85,35 +90,36 @@ static void consider(struct policy_verdict *v, enum sr_reason r, uint64_t onset,
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 				     const struct policy_config *cfg)
 {
-	struct policy_verdict v = { REASON_NONE, REASON_NONE, 0, 0, 0 };
+	struct policy_verdict v = { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0 };
 	bool established = e->state == SR_TCP_ESTABLISHED;
 	bool close_wait = e->state == SR_TCP_CLOSE_WAIT;
 	/* In CLOSE_WAIT the owner reading, or its data being acknowledged, shows life. */
 	uint64_t cw_onset = max_u64(max_u64(e->state_since_ns, e->last_progress_ns), e->last_read_ns);
 
 	if ((established || close_wait) && policy_queued_bytes(e) > 0 && e->queued_since_ns)
-		consider(&v, REASON_SEND_STALL, max_u64(e->queued_since_ns, e->last_progress_ns), now,
+		consider(&v, SR_REASON_SEND_STALL, max_u64(e->queued_since_ns, e->last_progress_ns), now,
 			 cfg->stall_grace_ns);
-	if (close_wait && policy_unread(e))
-		consider(&v, REASON_PEER_GONE, cw_onset, now, cfg->stall_grace_ns);
-	else if (close_wait && cfg->close_wait_timeout_ns)
-		consider(&v, REASON_CLOSE_WAIT, cw_onset, now, cfg->close_wait_timeout_ns);
+	if (close_wait && policy_unread(e)) {
+		if (cfg->peer_gone_timeout_ns)
+			consider(&v, SR_REASON_PEER_GONE, cw_onset, now, cfg->peer_gone_timeout_ns);
+	} else if (close_wait && cfg->close_wait_timeout_ns)
+		consider(&v, SR_REASON_CLOSE_WAIT, cw_onset, now, cfg->close_wait_timeout_ns);
 	if (cfg->idle_timeout_ns && established)
-		consider(&v, REASON_RX_IDLE, max_u64(e->last_rx_ns, e->first_seen_ns), now,
+		consider(&v, SR_REASON_RX_IDLE, max_u64(e->last_rx_ns, e->first_seen_ns), now,
 			 cfg->idle_timeout_ns);
 	return v;
 }
 
 enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict *v)
 {
-	enum sr_reason r = v->reason != REASON_NONE ? v->reason : v->pending;
+	enum sr_reason r = v->reason != SR_REASON_NONE ? v->reason : v->pending;
 	/* Heard from the peer after the clock started: the receive time is
 	 * stamped by tcp_probe, which sees every segment of an established socket. */
 	bool heard = e->last_rx_ns && e->last_rx_ns > v->onset_ns;
 	bool outstanding = policy_queued_bytes(e) > 0;
 
 	switch (r) {
-	case REASON_SEND_STALL:
+	case SR_REASON_SEND_STALL:
 		/* A zero window, still advertised by segments arriving after the
 		 * clock started (probe replies): the peer is there, not reading. */
 		if (heard && e->snd_wnd == 0)
@@ -123,12 +129,12 @@ enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict 
 		if (outstanding)
 			return CAUSE_NO_ACK;
 		return CAUSE_UNKNOWN;
-	case REASON_RX_IDLE:
+	case SR_REASON_RX_IDLE:
 		return outstanding ? CAUSE_NO_ACK : CAUSE_SILENT;
-	case REASON_PEER_GONE:
+	case SR_REASON_PEER_GONE:
 		/* The FIN takes one sequence number: more unread is data. */
 		return (uint32_t)(e->rcv_nxt - e->copied_seq) > 1 ? CAUSE_DATA_UNREAD : CAUSE_FIN_UNREAD;
-	case REASON_CLOSE_WAIT:
+	case SR_REASON_CLOSE_WAIT:
 		return CAUSE_EOF_READ;
 	default:
 		return CAUSE_UNKNOWN;

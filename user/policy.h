@@ -8,17 +8,6 @@
 
 #include "sockreap.h"
 
-enum sr_reason {
-	REASON_NONE = 0,
-	REASON_SEND_STALL,
-	REASON_PEER_GONE,
-	REASON_RX_IDLE,
-	REASON_CLOSE_WAIT,
-	REASON_MAX,
-};
-
-
-
 /* Why a verdict fired, from the kernel's own facts: the cause= of log lines. */
 enum sr_cause {
 	CAUSE_UNKNOWN = 0,	/* the recorded state does not tell */
@@ -32,14 +21,16 @@ enum sr_cause {
 };
 
 struct policy_config {
-	uint64_t stall_grace_ns; /* send_stall and peer_gone */
+	uint64_t stall_grace_ns; /* send_stall */
+	uint64_t peer_gone_timeout_ns; /* peer_gone; 0 = off (only for protocols whose
+					* clients never half-close) */
 	uint64_t idle_timeout_ns; /* rx_idle; 0 = off */
 	uint64_t close_wait_timeout_ns; /* close_wait (leak cleanup); 0 = off */
 };
 
 struct policy_verdict {
-	enum sr_reason reason;	/* REASON_NONE: leave it alone */
-	enum sr_reason pending; /* with REASON_NONE: the rule whose clock runs, if any */
+	enum sr_reason reason;	/* SR_REASON_NONE: leave it alone */
+	enum sr_reason pending; /* with SR_REASON_NONE: the rule whose clock runs, if any */
 	uint64_t onset_ns;	/* when the condition began (its clock's start) */
 	uint64_t age_ns;	/* now - onset_ns, 0 if the clock is not running */
 	uint64_t limit_ns;	/* the grace the age is measured against */

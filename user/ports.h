@@ -1,6 +1,5 @@
 /* ports.h - TCP ports as given on the command line: the type the modules below
- * the daemon (tracker, http) need, without the configuration around it.
- * Implemented in value.c, beside the other value parsers. */
+ * the daemon (tracker, http) need, without the configuration around it. */
 #ifndef SR_PORTS_H
 #define SR_PORTS_H
 
@@ -15,9 +14,9 @@ struct sr_port_range {
 };
 
 /* Parse "N" or "LO-HI" (SR_PORT_MIN..SR_PORT_MAX, LO <= HI). 0, or -EINVAL with out untouched. */
-int options_parse_port_range(const char *s, struct sr_port_range *out);
+int ports_parse_range(const char *s, struct sr_port_range *out);
 
 /* Split "HOST:PORT" ("[v6]:PORT" too) into host and port. 0 or -EINVAL. */
-int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+int ports_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 #endif

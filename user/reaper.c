@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "owner.h"
+#include "sr_recheck.h"
 #include "tracker.h"
 
 #ifndef SO_COOKIE
@@ -91,88 +92,62 @@ static void read_comm(pid_t pid, char *buf, size_t len)
 	fclose(f);
 }
 
-/*
- * The socket's receive side as the kernel has it now: a sweep of its network
- * namespace re-reads copied_seq and rcv_nxt into the map (no tracepoint sees
- * the owner's reads). NULL, or why the state cannot be trusted.
- */
-static const char *refresh(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
-			   struct sr_sock *fresh, struct reap_report *rep)
+/* What verdict v was judged on, for sr_recheck(). */
+static struct sr_expect expect_of(const struct sr_sock *e, const struct policy_verdict *v,
+				  bool unowned_ok)
 {
-	int ret = tracker_refresh(t, cookie, e->netns_ino, fresh);
-
-	if (ret == -ENOTRECOVERABLE)
-		rep->fatal = true;
-	if (ret) {
-		rep->err = -ret;
-		return "socket state unreadable";
-	}
-	return NULL;
+	return (struct sr_expect){ .bytes_acked = e->bytes_acked,
+				   .reason = v->reason,
+				   .state = e->state,
+				   .copied_seq = e->copied_seq,
+				   .segs_in = e->segs_in,
+				   .unowned_ok = unowned_ok };
 }
 
 /*
- * Is the verdict still true by the kernel's own account of the socket we
- * hold? The map can lag an event; TCP_INFO cannot. NULL = act; else a reason.
- * *unreadable is set when the state could not be read at all (fail safe).
+ * The socket we hold, as the kernel has it now: TCP_INFO and SIOCOUTQ on the
+ * fd; for the CLOSE_WAIT rules also its receive side, which no call on an
+ * fd shows (copied_seq, the FIN): a sweep of its network namespace re-reads
+ * it into the map. 0, or negative errno when the state cannot be read (then
+ * nothing is done: fail safe).
  */
-static const char *still_dead(struct tracker *t, int fd, uint64_t cookie, const struct sr_sock *e,
-			      const struct policy_verdict *v, struct reap_report *rep,
-			      bool *unreadable)
+static int live_of_fd(struct tracker *t, int fd, uint64_t key, const struct sr_sock *e,
+		      const struct policy_verdict *v, struct sr_live *l, struct reap_report *rep)
 {
 	struct tcp_info ti;
 	socklen_t tl = sizeof(ti);
 	struct sr_sock fresh;
-	const char *why;
-	int outq = 0, inq = 0;
+	int outq = 0, ret;
 
 	memset(&ti, 0, sizeof(ti));
-	*unreadable = true;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) ||
-	    tl < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked))
-		return "tcp_info unreadable";
-	if (ioctl(fd, SIOCOUTQ, &outq) || ioctl(fd, SIOCINQ, &inq))
-		return "queue size unreadable";
-	*unreadable = false;
-	rep->queued = (uint32_t)(outq > 0 ? outq : 0);
-	switch (v->reason) {
-	case REASON_SEND_STALL:
-		if (ti.tcpi_state != e->state)
-			return "state changed";
-		if (outq <= 0)
-			return "queue drained";
-		if (ti.tcpi_bytes_acked != e->bytes_acked)
-			return "acked bytes moved";
-		return NULL;
-	case REASON_PEER_GONE:
-		if (ti.tcpi_state != SR_TCP_CLOSE_WAIT)
-			return "state changed";
-		if (inq > 0)
-			return NULL; /* data the owner never read: it has not noticed */
-		/* Only the FIN may be unread, and FIONREAD does not count it. */
-		why = refresh(t, cookie, e, &fresh, rep);
-		if (why) {
-			*unreadable = true;
-			return why;
-		}
-		if (!policy_unread(&fresh))
-			return "owner read the close";
-		/* copied_seq itself: BPF times are per jiffy, so two reads
-		 * within one tick leave last_read_ns as it was. */
-		if (fresh.copied_seq != e->copied_seq || fresh.last_read_ns != e->last_read_ns)
-			return "owner is reading";
-		return NULL;
-	case REASON_CLOSE_WAIT:
-		return ti.tcpi_state == SR_TCP_CLOSE_WAIT ? NULL : "state changed";
-	case REASON_RX_IDLE:
-		/* rcv_tstamp is in jiffies: allow a second of slack. */
-		if (ti.tcpi_state != SR_TCP_ESTABLISHED)
-			return "state changed";
-		if ((uint64_t)ti.tcpi_last_ack_recv * 1000000ull + 1000000000ull < v->age_ns)
-			return "received recently";
-		return NULL;
-	default:
-		return "no verdict";
+	    tl < offsetof(struct tcp_info, tcpi_segs_in) + sizeof(ti.tcpi_segs_in)) {
+		rep->detail = "tcp_info unreadable";
+		return -EIO;
 	}
+	if (ioctl(fd, SIOCOUTQ, &outq)) {
+		rep->detail = "queue size unreadable";
+		return -errno;
+	}
+	rep->queued = (uint32_t)(outq > 0 ? outq : 0);
+	*l = (struct sr_live){ .bytes_acked = ti.tcpi_bytes_acked,
+			       .state = ti.tcpi_state,
+			       .queued = (uint32_t)outq,
+			       .rcv_nxt = e->rcv_nxt,
+			       .copied_seq = e->copied_seq,
+			       .segs_in = ti.tcpi_segs_in,
+			       /* Duplicated from a process's fd table: owned by definition. */
+			       .owned = 1 };
+	if (v->reason != SR_REASON_PEER_GONE && v->reason != SR_REASON_CLOSE_WAIT)
+		return 0;
+	ret = tracker_refresh(t, key, e->netns_ino, fd, &fresh);
+	if (ret) {
+		rep->detail = "socket state unreadable";
+		return ret;
+	}
+	l->rcv_nxt = fresh.rcv_nxt;
+	l->copied_seq = fresh.copied_seq;
+	return 0;
 }
 
 /*
@@ -269,27 +244,32 @@ static enum reap_result hold_owner_fd(const struct owner_index *ix, const struct
 	return res;
 }
 
-/* Through the owner: its fd duplicated, SO_COOKIE, the verdict re-checked, shutdown. */
-static enum reap_result reap_shutdown(struct tracker *t, const struct owner_index *ix,
-				      uint64_t cookie, const struct sr_sock *e,
-				      const struct policy_verdict *v, bool dry_run,
+/* Through the owner: its fd duplicated, its identity and the verdict re-checked, shutdown. */
+static enum reap_result reap_shutdown(struct tracker *t, const struct owner_index *ix, uint64_t key,
+				      const struct sr_sock *e, const struct policy_verdict *v,
+				      const struct sr_expect *x, bool dry_run,
 				      struct reap_report *rep)
 {
 	struct linger lg = { 1, 0 };
 	enum reap_result res;
-	bool unreadable;
-	int dup = -1;
+	struct sr_live live = { 0 };
+	uint32_t why;
+	int dup = -1, ret;
 
 	rep->method = "shutdown";
 	res = hold_owner_fd(ix, e, rep, &dup);
 	if (res != REAP_OK)
 		return res;
-	if (!same_socket(t, dup, cookie, e)) {
+	if (!same_socket(t, dup, key, e)) {
 		rep->detail = "fd now holds another socket";
 		res = REAP_MISMATCH;
-	} else if ((rep->detail = still_dead(t, dup, cookie, e, v, rep, &unreadable))) {
+	} else if ((ret = live_of_fd(t, dup, key, e, v, &live, rep))) {
 		/* Unreadable state: do nothing, and say so (result=error). */
-		res = unreadable ? REAP_ERROR : REAP_RESUMED;
+		rep->err = -ret;
+		res = REAP_ERROR;
+	} else if ((why = sr_recheck(x, &live)) != SR_RECHECK_DEAD) {
+		rep->detail = recheck_name(why);
+		res = REAP_RESUMED;
 	} else if (dry_run) {
 		res = REAP_DRY_RUN;
 	} else if (setsockopt(dup, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) ||
@@ -303,36 +283,31 @@ static enum reap_result reap_shutdown(struct tracker *t, const struct owner_inde
 }
 
 /*
- * From the kernel side: bpf_sock_destroy() in an iter/tcp walk re-checks the
- * verdict on the live, locked socket itself. The blocked sender sees
- * ECONNABORTED.
+ * From the kernel side: bpf_sock_destroy() in an iter/tcp walk, which runs
+ * the same re-check (sr_recheck) on the live, locked socket, ownership
+ * included. The blocked sender sees ECONNABORTED.
  */
-static enum reap_result reap_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
-				     const struct policy_verdict *v, bool dry_run,
+static enum reap_result reap_destroy(struct tracker *t, uint64_t key, const struct sr_sock *e,
+				     const struct sr_expect *x, bool dry_run,
 				     struct reap_report *rep)
 {
-	enum sr_destroy_check check = SR_CHECK_STATE;
+	uint32_t why = SR_RECHECK_DEAD;
 	int ret;
 
 	rep->method = "destroy";
-	if (v->reason == REASON_SEND_STALL)
-		check = SR_CHECK_SEND_STALL;
-	else if (v->reason == REASON_PEER_GONE)
-		check = SR_CHECK_UNREAD;
-	ret = tracker_destroy(t, cookie, e, check, dry_run);
+	ret = tracker_destroy(t, key, e->netns_ino, x, dry_run, &why);
 	switch (ret) {
 	case SR_DESTROY_DONE:
 		return REAP_OK;
 	case SR_DESTROY_WOULD:
 		return REAP_DRY_RUN;
 	case SR_DESTROY_CHANGED:
-		rep->detail = "the live socket no longer matches the verdict";
-		return REAP_RESUMED;
+		rep->detail = recheck_name(why);
+		return why == SR_RECHECK_UNOWNED ? REAP_UNOWNED : REAP_RESUMED;
 	case SR_DESTROY_NOT_FOUND:
 		rep->detail = "socket not found by the destroy walk";
 		return REAP_GONE;
 	default:
-		rep->fatal = ret == -ENOTRECOVERABLE;
 		rep->err = ret < 0 ? -ret : 0;
 		rep->detail = ret == -EOPNOTSUPP ? "bpf_sock_destroy() unavailable (Linux 6.5+)"
 						 : "bpf_sock_destroy() failed";
@@ -340,28 +315,54 @@ static enum reap_result reap_destroy(struct tracker *t, uint64_t cookie, const s
 	}
 }
 
-enum reap_result reaper_reap(struct tracker *t, const struct owner_index *ix, uint64_t cookie,
-			     const struct sr_sock *e, const struct policy_verdict *v,
-			     enum reap_method method, bool dry_run, struct reap_report *rep)
+/*
+ * No user-space owner: a kernel socket (no process to wake), or one still in
+ * a listener's accept queue (its inode is unknown even after the scan's
+ * sweep). Left alone unless the target asks; then only the kernel side can
+ * act on it. NULL when the socket may have an owner.
+ */
+static const char *unowned(const struct sr_sock *e)
 {
+	if (e->flags & SR_F_KERNEL)
+		return "kernel socket: no process owns it";
+	if (!e->ino)
+		return "not accepted yet: no process holds it";
+	return NULL;
+}
+
+enum reap_result reaper_reap(struct tracker *t, const struct owner_index *ix, uint64_t key,
+			     const struct sr_sock *e, const struct policy_verdict *v,
+			     const struct reap_plan *plan, struct reap_report *rep)
+{
+	struct sr_expect x = expect_of(e, v, plan->unowned_ok);
+	const char *why_unowned = unowned(e);
 	enum reap_result res;
 
 	memset(rep, 0, sizeof(*rep));
 	test_delay();
-	if (method == REAP_METHOD_DESTROY)
-		return reap_destroy(t, cookie, e, v, dry_run, rep);
-	res = reap_shutdown(t, ix, cookie, e, v, dry_run, rep);
+	if (why_unowned && !plan->unowned_ok) {
+		rep->method = "none";
+		rep->detail = why_unowned;
+		return REAP_UNOWNED;
+	}
+	if (why_unowned || plan->method == REAP_METHOD_DESTROY) {
+		res = reap_destroy(t, key, e, &x, plan->dry_run, rep);
+		if (why_unowned && !rep->detail)
+			rep->detail = why_unowned;
+		return res;
+	}
+	res = reap_shutdown(t, ix, key, e, v, &x, plan->dry_run, rep);
 	if (res != REAP_NO_OWNER)
 		return res;
 	rep->owner_failed = true;
-	if (method == REAP_METHOD_AUTO && tracker_has_destroy(t)) {
+	if (plan->method == REAP_METHOD_AUTO && tracker_has_destroy(t)) {
 		/* The owner failure stays visible as detail= next to the
 		 * fallback's outcome; its errno belongs to the failed lookup, not
 		 * to this result. */
 		const char *owner_detail = rep->detail ? rep->detail : "no owner fd";
 
 		rep->err = 0;
-		res = reap_destroy(t, cookie, e, v, dry_run, rep);
+		res = reap_destroy(t, key, e, &x, plan->dry_run, rep);
 		if (!rep->detail)
 			rep->detail = owner_detail;
 	}

@@ -21,6 +21,13 @@ enum reap_method {
 	REAP_METHOD_DESTROY,
 };
 
+/* How the scan acts on a verdict: the method, and what its target allows. */
+struct reap_plan {
+	enum reap_method method;
+	bool dry_run;	  /* verify everything, act on nothing */
+	bool unowned_ok;  /* act on sockets no process owns (through destroy) */
+};
+
 struct reap_report {
 	pid_t pid;		/* 0 if no owner was found */
 	int fd;
@@ -29,21 +36,22 @@ struct reap_report {
 	uint32_t queued;	/* bytes unacknowledged on the duplicated socket */
 	char comm[16];
 	const char *detail;	/* short reason for non-OK results */
-	const char *method;	/* "shutdown" or "destroy": the path that decided */
+	const char *method;	/* "shutdown", "destroy", or "none" (unowned): the path that decided */
 	bool owner_failed;	/* no owner fd could be had (cause says why) */
-	bool fatal;		/* the daemon lost its own network namespace: stop */
 };
 
 /*
- * Reap socket cookie (entry e) for verdict v, by method. Never touches a
- * socket whose SO_COOKIE differs from cookie, and re-checks the verdict on
- * the socket it holds before acting: TCP_INFO, SIOCOUTQ and FIONREAD on the
- * duplicated fd, the socket's receive side re-read through t, or inside the
- * destroy walk on the locked socket. A dry run goes through every check.
- * ix (may be NULL): owners indexed for this scan, looked up before /proc is.
+ * Reap the socket keyed key (entry e) for verdict v, as plan says. Never
+ * touches a socket that is not the one e describes (SO_COOKIE, or its inode
+ * where keys are addresses), nor one no process owns unless the plan allows
+ * it, and re-checks the verdict with sr_recheck() on the socket it holds
+ * before acting: on the duplicated fd (TCP_INFO, SIOCOUTQ, the receive side
+ * re-read through t), or inside the destroy walk on the locked socket. A
+ * dry run goes through every check. ix (may be NULL): owners indexed for
+ * this scan, looked up before /proc is.
  */
-enum reap_result reaper_reap(struct tracker *t, const struct owner_index *ix, uint64_t cookie,
+enum reap_result reaper_reap(struct tracker *t, const struct owner_index *ix, uint64_t key,
 			     const struct sr_sock *e, const struct policy_verdict *v,
-			     enum reap_method method, bool dry_run, struct reap_report *rep);
+			     const struct reap_plan *plan, struct reap_report *rep);
 
 #endif

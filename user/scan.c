@@ -1,136 +1,156 @@
 /* scan.c - one scan: snapshot -> policy verdicts -> episodes -> the due
- * sockets refreshed and their owners indexed -> reaper -> observers.
+ * sockets refreshed, their owners indexed and read again -> reaper -> a
+ * log line per decision, and a result the daemon folds into its metrics.
  *
- * Nothing here decides whether a socket is dead (policy.c does) or touches a
- * socket (reaper.c does). A stall "episode" is one (cookie, onset) pair: it
- * is logged once when it first fires and reaped once; failed attempts are
- * retried after another grace.
+ * Nothing here decides whether a socket is dead (policy.c does), touches a
+ * socket (reaper.c does), or reads the configuration (scan_plan has what is
+ * needed of it). A stall "episode" is one (key, onset) pair: it is logged
+ * once when it first fires and reaped once; failed attempts are retried
+ * after another grace.
  */
+#include "scan.h"
+
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon_internal.h"
+#include "clock.h"
+#include "decisions.h"
 #include "log.h"
 #include "policy.h"
-#include "reaper.h"
 
-static enum reap_method reap_method_of(enum sr_kill_method k)
+/* Count a verdict that first fired, and a reap attempt (latency: grace expiry -> done). */
+static void note_stall(struct scan_result *r, const struct sr_sock *e, const struct policy_verdict *v)
 {
-	return k == KILL_DESTROY ? REAP_METHOD_DESTROY
-	       : k == KILL_SHUTDOWN ? REAP_METHOD_SHUTDOWN
-				    : REAP_METHOD_AUTO;
+	r->stalls[v->reason]++;
+	r->stall_causes[v->reason][policy_cause(e, v)]++;
+}
+
+static void note_reap(struct scan_result *r, const struct sr_sock *e, const struct policy_verdict *v,
+		      const struct reap_report *rep, enum reap_result res, double latency_s)
+{
+	if (rep->owner_failed)
+		r->owner_failures[rep->cause]++;
+	r->reaps[v->reason][res]++;
+	if (res == REAP_OK) {
+		r->reap_causes[v->reason][policy_cause(e, v)]++;
+		hist_observe(&r->reap_latency, latency_s);
+	}
 }
 
 /*
- * Re-read the entry and re-judge it just before acting: events may have
- * landed since the scan. Logs the stall line of a new episode, then asks the
- * reaper (which re-checks on the socket itself).
+ * Act on one due episode, on the record read again just before: re-judge it
+ * (events may have landed since the scan's read), log the stall line of a
+ * new episode, then ask the reaper (which re-checks on the socket itself).
  */
-static void act(struct daemon *d, const struct due *du)
+static void act(const struct scan_ctx *c, const struct due *du, struct scan_result *r)
 {
-	struct episode *ep = episodes_at(&d->eps, du->ep);
-	struct sr_sock fresh;
+	struct scan_state *s = c->state;
+	struct episode *ep = episodes_at(&s->eps, du->ep);
+	struct sr_sock fresh = du->fresh;
 	struct policy_verdict fv;
 	const struct target *tg;
 	struct reap_report rep;
+	struct pod_identity who;
+	struct reap_plan how;
 	enum reap_result res;
 	uint64_t now = now_ns();
-	int ret;
 
-	ret = tracker_lookup(d->tracker, ep->cookie, &fresh);
-	if (ret == -ENOENT) {
-		episode_settle(ep); /* closed meanwhile */
-		return;
-	}
-	if (ret) {
+	if (du->fresh_err) {
 		/* Unreadable: do nothing now, and look again next scan. */
-		d->metrics.scan_errors_total++;
-		pr_warn("cannot read socket %llu from the map (%s): not acted on, retried next scan",
-			(unsigned long long)ep->cookie, strerror(-ret));
+		r->scan_errors++;
+		pr_warn("cannot read socket %llu afresh (%s): not acted on, retried next scan",
+			(unsigned long long)ep->key, strerror(du->fresh_err));
 		episode_retry_next_scan(ep, now);
 		return;
 	}
-	tg = targets_of(&d->targets, &fresh);
-	fv = policy_verdict(&fresh, now, &tg->pol);
-	if (fv.reason == REASON_NONE || fv.onset_ns != ep->onset_ns) {
-		episode_forget(ep); /* recovered, or never was: the map lagged */
+	if (!du->found) {
+		episode_settle(ep); /* closed meanwhile */
 		return;
 	}
-	/* The sweep path records no owner: name it from the index when it has it. */
-	if (!fresh.owner_tgid && d->owners.n) {
-		const struct owner_slot *o = owner_index_find(&d->owners, fresh.ino);
+	tg = targets_of(c->targets, &fresh);
+	fv = policy_verdict(&fresh, now, &tg->pol);
+	if (fv.reason == SR_REASON_NONE || fv.onset_ns != ep->onset_ns) {
+		episode_forget(ep); /* recovered, or never was: the read lagged */
+		return;
+	}
+	/* Without a send hook no owner is recorded: name it from the index. */
+	if (!fresh.owner_tgid && s->owners.n) {
+		const struct owner_slot *o = owner_index_find(&s->owners, fresh.ino);
 
 		if (o)
 			fresh.owner_tgid = (uint32_t)o->pid;
 	}
+	identity_of(c->identities, fresh.cgroup_id, (pid_t)fresh.owner_tgid, &who);
 	if (du->is_new) {
-		observe_stall(&d->metrics, &fresh, &fv);
-		observe_decision("stall", tg->name, ep->cookie, &fresh, &fv, NULL, 0);
+		note_stall(r, &fresh, &fv);
+		log_decision("stall", tg->name, ep->key, &fresh, &fv, NULL, 0, &who);
 	}
-	res = reaper_reap(d->tracker, d->owners.n ? &d->owners : NULL, ep->cookie, &fresh, &fv,
-			  reap_method_of(d->cfg->kill_method), tg->dry_run, &rep);
-	d->fatal |= rep.fatal;
-	observe_reap(&d->metrics, &fresh, &fv, &rep, res,
-		     (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);
-	observe_decision("reap", tg->name, ep->cookie, &fresh, &fv, &rep, res);
-	episode_acted(ep, res == REAP_OK || res == REAP_DRY_RUN, now, fv.limit_ns);
+	how = (struct reap_plan){ c->plan->method, tg->dry_run, tg->reap_unowned };
+	res = reaper_reap(c->tracker, s->owners.n ? &s->owners : NULL, ep->key, &fresh, &fv, &how,
+			  &rep);
+	note_reap(r, &fresh, &fv, &rep, res, (double)(now_ns() - (fv.onset_ns + fv.limit_ns)) / NS_PER_S);
+	log_decision("reap", tg->name, ep->key, &fresh, &fv, &rep, res, &who);
+	if (c->pod_reaps && who.kind == PODID_POD)
+		pod_reaps_add(c->pod_reaps, who.pod_uid, fv.reason, res);
+	/* Gone meanwhile, its close unseen: a candidate copy must not outlive it.
+	 * (A live socket nobody visible holds puts itself back on its next event.) */
+	if (res == REAP_GONE || (res == REAP_NO_OWNER && rep.cause == OWNER_NOT_FOUND))
+		tracker_forget(c->tracker, ep->key);
+	/* Done with it: shut, reported by a dry run, or a kernel socket, which
+	 * never gets an owner. One not yet accepted may get one: look again
+	 * after another grace, as after any attempt that did not end it. */
+	episode_acted(ep, res == REAP_OK || res == REAP_DRY_RUN ||
+				  (res == REAP_UNOWNED && (fresh.flags & SR_F_KERNEL)),
+		      now, fv.limit_ns);
 }
 
 /* Room for this scan's due list: at most one per episode. */
-static int ensure_due(struct daemon *d, size_t want)
+static int ensure_due(struct scan_state *s, size_t want)
 {
-	size_t cap = d->cap_due ? d->cap_due : 64;
+	size_t cap = s->cap_due ? s->cap_due : 64;
 	struct due *a;
 
-	if (want <= d->cap_due)
+	if (want <= s->cap_due)
 		return 0;
 	while (cap < want)
 		cap *= 2;
-	a = realloc(d->due, cap * sizeof(*a));
+	a = realloc(s->due, cap * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	d->due = a;
-	d->cap_due = cap;
+	s->due = a;
+	s->cap_due = cap;
 	return 0;
 }
 
-/* CPU time of the calling thread, seconds. */
-static double thread_cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-
 /*
- * Judge every entry of the snapshot: carry on known episodes, start new
- * ones, and queue those due now into d->due. Returns how many are due, or
- * -ENOMEM.
+ * Judge every record of the snapshot: carry on known episodes, start new
+ * ones, and queue those due now. Returns how many are due, or -ENOMEM.
  */
-static ssize_t judge(struct daemon *d, const struct tracker_snapshot *snap, uint64_t now)
+static ssize_t judge(const struct scan_ctx *c, uint64_t now, struct scan_result *r)
 {
+	struct scan_state *s = c->state;
+	const struct tracker_snapshot *snap = &s->snap;
 	size_t n_due = 0;
 
-	episodes_begin(&d->eps);
-	memset(d->metrics.stalled_now, 0, sizeof(d->metrics.stalled_now));
+	episodes_begin(&s->eps);
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct sr_sock *e = &snap->socks[i];
-		struct policy_verdict v = policy_verdict(e, now, &targets_of(&d->targets, e)->pol);
+		const struct target *tg = targets_of(c->targets, e);
+		struct policy_verdict v = policy_verdict(e, now, &tg->pol);
 		ssize_t k;
 		bool is_new;
 
-		if (v.reason == REASON_NONE)
+		/* A kernel socket has no process to wake: not judged unless asked
+		 * (BPF keeps it out of the candidates; a full read still sees it). */
+		if (v.reason == SR_REASON_NONE || ((e->flags & SR_F_KERNEL) && !tg->reap_unowned))
 			continue;
-		d->metrics.stalled_now[v.reason]++;
-		k = episodes_carry(&d->eps, snap->cookies[i], v.onset_ns, now, &is_new);
-		if (k < 0 || ensure_due(d, n_due + 1))
+		r->stalled_now[v.reason]++;
+		k = episodes_carry(&s->eps, snap->keys[i], v.onset_ns, now, &is_new);
+		if (k < 0 || ensure_due(s, n_due + 1))
 			return -ENOMEM;
-		if (episode_due(episodes_at(&d->eps, (size_t)k), now))
-			d->due[n_due++] = (struct due){ (size_t)k, is_new, *e };
+		if (episode_due(episodes_at(&s->eps, (size_t)k), now))
+			s->due[n_due++] = (struct due){ .ep = (size_t)k, .is_new = is_new, .e = *e };
 	}
 	return (ssize_t)n_due;
 }
@@ -138,31 +158,64 @@ static ssize_t judge(struct daemon *d, const struct tracker_snapshot *snap, uint
 /*
  * Some facts no event delivers: the owner's reads (copied_seq) of a socket
  * in CLOSE_WAIT, its ACKs there (tcp_probe fires only when ESTABLISHED), the
- * inode of a socket accepted and never used. Before judging such a socket
- * for good, sweep its network namespace once, for all of them together.
+ * inode of a socket accepted and never used, a segment tcp_probe missed (the
+ * kernel skips a program that would nest in itself). Before judging such a
+ * socket for good, refresh its network namespace once, for all of them together.
  */
-static void refresh_due(struct daemon *d, size_t n_due)
+static void refresh_due(const struct scan_ctx *c, size_t n_due)
 {
+	const struct scan_state *s = c->state;
 	uint32_t done[16];
 	size_t n_done = 0;
 
-	for (size_t i = 0; i < n_due && !d->fatal; i++) {
-		const struct sr_sock *e = &d->due[i].e;
+	for (size_t i = 0; i < n_due && !tracker_lost_netns(c->tracker); i++) {
+		const struct sr_sock *e = &s->due[i].e;
 		bool seen = false;
+		uint64_t t0;
 		int ret;
 
-		if (e->state != SR_TCP_CLOSE_WAIT && e->ino)
+		if (e->state != SR_TCP_CLOSE_WAIT && e->ino &&
+		    policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol).reason != SR_REASON_RX_IDLE)
 			continue;
 		for (size_t k = 0; k < n_done; k++)
 			seen |= done[k] == e->netns_ino;
 		if (seen)
 			continue;
-		ret = tracker_sweep_netns(d->tracker, e->netns_ino);
-		if (ret == -ENOTRECOVERABLE)
-			d->fatal = true;
+		t0 = now_ns();
+		ret = tracker_refresh_netns(c->tracker, e->netns_ino);
+		pr_debug("refresh of netns %u: %d sockets in %.1f ms", e->netns_ino, ret,
+			 (double)(now_ns() - t0) / 1e6);
 		if (n_done < sizeof(done) / sizeof(done[0]))
 			done[n_done++] = e->netns_ino;
 	}
+}
+
+/*
+ * Read every due socket again just before acting, all in one pass over the
+ * store: events may have landed since the scan's read (and the refresh above
+ * re-read what no event shows). Each is re-judged on this record.
+ */
+static void reread_due(const struct scan_ctx *c, size_t n_due)
+{
+	struct scan_state *s = c->state;
+	uint64_t *keys = malloc(n_due * sizeof(*keys) + 1);
+	struct sr_sock *out = malloc(n_due * sizeof(*out) + 1);
+	bool *found = malloc(n_due * sizeof(*found) + 1);
+	int ret = keys && out && found ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !ret && i < n_due; i++)
+		keys[i] = episodes_at(&s->eps, s->due[i].ep)->key;
+	if (!ret && n_due)
+		ret = tracker_lookup_many(c->tracker, keys, n_due, out, found);
+	for (size_t i = 0; i < n_due; i++) {
+		s->due[i].fresh_err = ret ? -ret : 0;
+		s->due[i].found = !ret && found[i];
+		if (!ret && found[i])
+			s->due[i].fresh = out[i];
+	}
+	free(keys);
+	free(out);
+	free(found);
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -175,129 +228,136 @@ static int cmp_pid(const void *a, const void *b)
 /*
  * With several reaps due, find all their owners in one pass: the fd tables
  * of the owners BPF recorded, each read once, and every process's only if
- * some socket is still unaccounted for (no owner recorded: the sweep path,
- * or the recorded sender has passed the socket on). The index also names
- * the owner in the stall line where BPF recorded none. One due reap with its
+ * some socket is still unaccounted for (no owner recorded: no send hook, or
+ * the recorded sender has passed the socket on). The index also names the
+ * owner in the stall line where BPF recorded none. One due reap with its
  * owner recorded keeps the direct search, which stops at the first match.
  */
-static void index_owners(struct daemon *d, size_t n_due)
+static void index_owners(const struct scan_ctx *c, size_t n_due)
 {
+	struct scan_state *s = c->state;
+	bool missing = false, unknown = false;
 	pid_t *pids;
 	size_t n = 0;
-	bool missing = false;
 	int ret = 0;
 
-	bool unknown = false;
-
-	owner_index_clear(&d->owners);
+	owner_index_clear(&s->owners);
 	for (size_t i = 0; i < n_due; i++)
-		unknown |= !d->due[i].e.owner_tgid;
+		unknown |= !s->due[i].e.owner_tgid;
 	/* One reap with its owner recorded: the direct search is cheaper. */
-	if ((n_due < 2 && !unknown) || d->cfg->kill_method == KILL_DESTROY)
+	if ((n_due < 2 && !unknown) || c->plan->method == REAP_METHOD_DESTROY)
 		return;
 	pids = malloc(n_due * sizeof(*pids));
 	if (!pids)
 		return; /* each reap searches /proc itself */
 	for (size_t i = 0; i < n_due; i++)
-		if (d->due[i].e.owner_tgid)
-			pids[n++] = (pid_t)d->due[i].e.owner_tgid;
+		if (s->due[i].e.owner_tgid)
+			pids[n++] = (pid_t)s->due[i].e.owner_tgid;
 	qsort(pids, n, sizeof(*pids), cmp_pid);
 	for (size_t i = 0; i < n && !ret; i++)
 		if (i == 0 || pids[i] != pids[i - 1])
-			ret = owner_index_add_pid(&d->owners, pids[i]);
+			ret = owner_index_add_pid(&s->owners, pids[i]);
 	free(pids);
-	owner_index_sort(&d->owners);
+	owner_index_sort(&s->owners);
 	for (size_t i = 0; i < n_due && !ret && !missing; i++)
-		missing = d->due[i].e.ino && !owner_index_find(&d->owners, d->due[i].e.ino);
+		missing = s->due[i].e.ino && !owner_index_find(&s->owners, s->due[i].e.ino);
 	if (missing && !ret) {
-		ret = owner_index_add_all(&d->owners);
-		owner_index_sort(&d->owners);
+		ret = owner_index_add_all(&s->owners);
+		owner_index_sort(&s->owners);
 	}
 	if (ret) /* out of memory or /proc unreadable: fall back to per-reap searches */
-		owner_index_clear(&d->owners);
+		owner_index_clear(&s->owners);
 }
 
 /*
- * Without a send hook: the next step of the backstop walk. A walk starts at
- * most once per period and each step visits the last walk's size over the
- * scans of one period, so a walk ends within the period and every socket is
- * looked at once per period, as one walk of the whole table would, without
- * its cost landing on one scan (56 ms at 100,000 sockets here).
+ * Where queued data can hide from every hook: the next step of the backstop
+ * walk. A walk starts at most once per period and each step visits the last
+ * walk's size over the scans of one period, so a walk ends within the
+ * period and every socket is looked at once per period, as one walk of the
+ * whole table would, without its cost landing on one scan (56 ms at
+ * 100,000 sockets here).
  */
-static void backstop_step(struct daemon *d, uint64_t now)
+static void backstop_step(const struct scan_ctx *c, uint64_t now, struct scan_result *r)
 {
-	uint64_t interval_ns = (uint64_t)(d->cfg->interval_s * NS_PER_S);
-	uint64_t scans, step, visited, walked;
+	const struct scan_plan *p = c->plan;
+	struct scan_state *s = c->state;
+	uint64_t step, visited, walked;
 	int ret;
 
-	if (!d->backstop_sweep_ns)
+	if (!p->backstop_period_ns)
 		return;
-	if (!tracker_backstop_walking(d->tracker)) {
-		if (now - d->last_sweep_ns < d->backstop_sweep_ns)
+	if (!tracker_backstop_walking(c->tracker)) {
+		if (now - s->last_walk_ns < p->backstop_period_ns)
 			return;
-		d->last_sweep_ns = now;
+		s->last_walk_ns = now;
 	}
-	scans = interval_ns ? d->backstop_sweep_ns / interval_ns : 1;
-	step = d->backstop_sockets / (scans ? scans : 1) + 1;
-	if (step < SR_BACKSTOP_MIN_STEP)
-		step = SR_BACKSTOP_MIN_STEP;
-	ret = tracker_backstop_step(d->tracker, d->cfg->all_netns, step, &visited, &walked);
-	d->metrics.backstop_steps_total++;
-	d->metrics.backstop_sockets_total += visited;
-	if (ret == 0)
-		return;
+	step = s->walk_size / (p->scans_per_period ? p->scans_per_period : 1) + 1;
+	if (step < p->backstop_min_step)
+		step = p->backstop_min_step;
+	ret = tracker_backstop_step(c->tracker, p->all_netns, step, &visited, &walked);
+	r->backstop_steps++;
+	r->backstop_sockets += visited;
 	if (ret == 1) {
-		d->backstop_sockets = walked;
-		d->metrics.backstop_walks_total++;
-	} else if (ret == -ENOTRECOVERABLE)
-		d->fatal = true;
-	else
+		s->walk_size = walked;
+		r->backstop_walks++;
+	} else if (ret < 0 && !tracker_lost_netns(c->tracker)) {
 		pr_warn("iter/tcp backstop walk failed: %s", strerror(-ret));
+	}
 }
 
-void scan(struct daemon *d)
+void scan(const struct scan_ctx *c, uint64_t now, struct scan_result *r)
 {
-	struct tracker_snapshot *snap = &d->scan_snap;
-	uint64_t t0 = now_ns(), counters[SR_CNT_MAX];
-	double cpu0 = thread_cpu_s();
+	struct scan_state *s = c->state;
+	struct histogram keep = r->reap_latency;
 	ssize_t n_due;
-	bool full;
+	bool more;
 	int ret;
 
-	d->metrics.scans_total++;
-	backstop_step(d, t0);
+	memset(r, 0, sizeof(*r));
+	r->reap_latency = keep;
+	memset(r->reap_latency.counts, 0, sizeof(r->reap_latency.counts));
+	r->reap_latency.sum = 0;
+	r->reap_latency.count = 0;
+	backstop_step(c, now, r);
 	/* Only the candidates (queued data, CLOSE_WAIT) can fire send_stall or
-	 * peer_gone: read those. Every socket is read when rx_idle is on, and
-	 * for good once the candidate set has overflowed: a socket left out of
-	 * it would never be seen again otherwise. */
-	full = d->full_every_scan || d->metrics.bpf[SR_CNT_HOT_FULL] > 0;
-	ret = full ? tracker_read(d->tracker, snap) : tracker_read_hot(d->tracker, snap);
-	if (ret || d->fatal) {
+	 * peer_gone: read those. More is read when rx_idle is on, and for good
+	 * once the candidate set has overflowed: a socket left out of it would
+	 * never be seen again otherwise. */
+	more = c->plan->read_more || tracker_candidates_overflowed(c->tracker);
+	ret = more ? tracker_read_worthwhile(c->tracker, &s->snap)
+		   : tracker_read_candidates(c->tracker, &s->snap);
+	r->lost_netns = tracker_lost_netns(c->tracker);
+	if (ret || r->lost_netns) {
 		/* Fail safe: without a trustworthy snapshot, touch nothing. */
-		d->metrics.scan_errors_total++;
-		pr_warn("cannot read the socket map (%s): skipping this scan, nothing reaped",
+		r->read_failed = true;
+		r->scan_errors++;
+		pr_warn("cannot read the tracked sockets (%s): skipping this scan, nothing reaped",
 			strerror(ret ? -ret : ENOTRECOVERABLE));
-		goto observe;
+		return;
 	}
-	d->metrics.scan_entries = snap->n;
-	n_due = judge(d, snap, t0);
+	r->entries = s->snap.n;
+	n_due = judge(c, now, r);
 	if (n_due < 0) {
 		pr_warn("out of memory tracking stalls: skipping this scan, nothing reaped");
-		goto observe;
+		return;
 	}
-	refresh_due(d, (size_t)n_due);
-	index_owners(d, (size_t)n_due);
-	for (ssize_t i = 0; i < n_due && !*d->stop && !d->fatal; i++) {
-		act(d, &d->due[i]);
-		daemon_service(d, false);
+	refresh_due(c, (size_t)n_due);
+	index_owners(c, (size_t)n_due);
+	reread_due(c, (size_t)n_due);
+	for (ssize_t i = 0; i < n_due && !*c->stop && !tracker_lost_netns(c->tracker); i++) {
+		act(c, &s->due[i], r);
+		if (c->between_reaps)
+			c->between_reaps(c->arg);
 	}
-	episodes_commit(&d->eps);
-observe:
-	tracker_counters(d->tracker, counters);
-	observe_counters(&d->observed, &d->metrics, counters, d->cfg->map_capacity);
-	hist_observe(&d->metrics.scan_seconds, (double)(now_ns() - t0) / NS_PER_S);
-	d->metrics.scan_cpu_seconds_total += thread_cpu_s() - cpu0;
-	observe_publish(&d->metrics, d->http, d->cfg->metrics_file);
+	episodes_commit(&s->eps);
+	r->lost_netns = tracker_lost_netns(c->tracker);
 }
 
-
+void scan_state_free(struct scan_state *s)
+{
+	episodes_free(&s->eps);
+	tracker_snapshot_free(&s->snap);
+	owner_index_free(&s->owners);
+	free(s->due);
+	memset(s, 0, sizeof(*s));
+}

@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /*
  * Capabilities in the effective set; each missing one is named. Each was
  * verified by dropping it alone (tests/integration/test_privilege.sh).
@@ -54,8 +56,11 @@ int startup_check_privilege(bool all_netns, char *err, size_t errlen)
 }
 
 /*
- * The metrics file is replaced by rename each scan: in a directory others can
- * write, they could swap in their own file or a link. Refuse to start.
+ * The metrics file is replaced by rename each scan: in a directory anyone can
+ * write, anyone could swap in their own file between scans. Refuse to start.
+ * A group-writable one (a node_exporter textfile directory often is) lets
+ * that group do the same: said loudly, once. The write itself is safe in
+ * either (textfile.c: a random temporary name, created exclusively).
  */
 int startup_check_file_dir(const char *opt, const char *path, char *err, size_t errlen)
 {
@@ -75,6 +80,10 @@ int startup_check_file_dir(const char *opt, const char *path, char *err, size_t 
 			 opt, path);
 		return -EPERM;
 	}
+	if (st.st_mode & S_IWGRP)
+		pr_warn("the directory of %s %s is writable by group %u: its members can replace "
+			"the file between scans; prefer a directory only its owner can write",
+			opt, path, (unsigned int)st.st_gid);
 	return 0;
 }
 

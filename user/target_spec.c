@@ -52,11 +52,14 @@ int options_parse_target(const char *spec, struct sr_target *t, char *err, size_
 		{ "port", value_port_range, VALUE_LIST(t->n_ports, t->ports) },
 		{ "stall-grace", value_seconds, VALUE_DST(t->stall_grace_s),
 		  .given = &t->has_stall_grace, .lim.secs = { SR_STALL_GRACE_MIN_S, SR_RULE_MAX_S } },
+		{ "peer-gone", value_seconds, VALUE_DST(t->peer_gone_timeout_s),
+		  .given = &t->has_peer_gone_timeout, .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S } },
 		{ "idle-timeout", value_seconds, VALUE_DST(t->idle_timeout_s),
 		  .given = &t->has_idle_timeout, .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S } },
 		{ "close-wait-timeout", value_seconds, VALUE_DST(t->close_wait_timeout_s),
 		  .given = &t->has_close_wait_timeout, .lim.secs = { SR_TIMEOUT_MIN_S, SR_RULE_MAX_S } },
 		{ "dry-run", value_flag, VALUE_DST(t->dry_run), .given = &t->has_dry_run },
+		{ "reap-unowned", value_flag, VALUE_DST(t->reap_unowned), .given = &t->has_reap_unowned },
 	};
 	const char *p = spec;
 

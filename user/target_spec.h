@@ -8,6 +8,8 @@
 
 #include "ports.h"
 
+#define SR_MAX_PORTS 64	/* --port, --exclude-port: ranges each */
+#define SR_MAX_CGROUPS 64	/* --cgroup: directories */
 #define SR_TARGET_CGROUPS 4
 #define SR_TARGET_PORTS 8
 #define SR_TARGET_PATH 512
@@ -26,17 +28,20 @@ struct sr_target {
 	char cgroups[SR_TARGET_CGROUPS][SR_TARGET_PATH];
 	size_t n_ports;
 	struct sr_port_range ports[SR_TARGET_PORTS];
-	bool has_stall_grace, has_idle_timeout, has_close_wait_timeout, has_dry_run;
+	bool has_stall_grace, has_peer_gone_timeout, has_idle_timeout, has_close_wait_timeout,
+		has_dry_run, has_reap_unowned;
 	double stall_grace_s;
+	double peer_gone_timeout_s;
 	double idle_timeout_s;
 	double close_wait_timeout_s;
 	bool dry_run;
+	bool reap_unowned;
 };
 
 /*
  * Parse a --target spec: comma-separated key=value with keys name, cgroup,
- * port (N or LO-HI; cgroup and port may repeat), stall-grace, idle-timeout,
- * close-wait-timeout, dry-run. Strict: unknown keys and bad values are
+ * port (N or LO-HI; cgroup and port may repeat), stall-grace, peer-gone,
+ * idle-timeout, close-wait-timeout, dry-run, reap-unowned. Strict: unknown keys and bad values are
  * errors naming the key. 0, or -EINVAL with a one-line message in err.
  */
 int options_parse_target(const char *spec, struct sr_target *t, char *err, size_t errlen);

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "options.h"
 #include "policy.h"
+#include "target_spec.h"
 #include "tracker.h"
 
 /* One target's rules; sr_sock.rule indexes targets.t. */
@@ -15,6 +15,7 @@ struct target {
 	char name[32];
 	struct policy_config pol;
 	bool dry_run;
+	bool reap_unowned; /* act on sockets no process owns (destroy) */
 };
 
 struct targets {
@@ -24,17 +25,32 @@ struct targets {
 	uint64_t cgroup_ids[SR_MAX_TARGETS][SR_MAX_CGROUPS];
 };
 
+/* The plain flags: the rules every target starts from, and the selector of
+ * the target they form themselves ("default"). */
+struct target_defaults {
+	struct policy_config pol;
+	bool dry_run;		/* covers every target */
+	bool reap_unowned;
+	const char *const *cgroups;
+	size_t n_cgroups;
+	const struct sr_port_range *ports;
+	size_t n_ports;
+};
+
 /*
  * The --target list in order (first match wins), then the plain flags'
- * target "default": alone when there is no --target, last when --cgroup or
- * --port are given beside --target. A target's unset rules come from the
- * plain flags; --dry-run covers every target. 0, or -ENOENT with err set
- * (a cgroup that does not exist).
+ * target "default": alone when there are no specs, last when the defaults
+ * select cgroups or ports. A target's unset rules come from the defaults.
+ * 0, or -ENOENT with err set (a cgroup that does not exist).
  */
-int targets_build(struct targets *tg, const struct sr_config *cfg, char *err, size_t errlen);
+int targets_build(struct targets *tg, const struct sr_target *specs, size_t n_specs,
+		  const struct target_defaults *plain, char *err, size_t errlen);
 
 /* The target whose rules apply to a tracked socket. */
 const struct target *targets_of(const struct targets *tg, const struct sr_sock *e);
+
+/* The targets that act on unowned sockets, as a bitmask by index (for BPF). */
+uint32_t targets_unowned_mask(const struct targets *tg);
 
 /* Does any target have rx_idle on (every established socket is then a candidate)? */
 bool targets_any_idle_timeout(const struct targets *tg);

@@ -1,10 +1,11 @@
-/* tracker.c - the skeleton flow: probe, open, size, load, attach; sweeps. */
+/* tracker.c - the skeleton flow: probe, open, size, load, attach; the store and filters. */
 #include "tracker.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,18 +82,6 @@ static bool btf_has_tp(const struct btf *btf, const char *tp)
 	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
-/* Does the kernel let tracing programs call bpf_get_socket_cookie() (5.12+)? */
-static bool probe_cookie_helper(void)
-{
-	struct probe_bpf *p;
-
-	bpf_log_quiet(true);
-	p = probe_bpf__open_and_load();
-	bpf_log_quiet(false);
-	probe_bpf__destroy(p);
-	return p != NULL;
-}
-
 #ifdef SR_TEST_HOOKS
 /* Test builds only: pretend the kernel lacks what env NAME=1 says (see test_send_fallback.sh). */
 static bool test_hook(const char *name)
@@ -102,6 +91,57 @@ static bool test_hook(const char *name)
 #else
 #define test_hook(name) false
 #endif
+
+enum probe { PROBE_COOKIE, PROBE_FENTRY, PROBE_STORAGE };
+
+/*
+ * Does one program of probe.bpf.c load here? The cookie probe, the storage
+ * probe, or the fentry probe attached to fentry_target. Asked before the real
+ * programs load, so a refusal is an answer, never a failed start to retry.
+ */
+static bool probe_loads(enum probe which, const char *fentry_target)
+{
+	struct probe_bpf *p = probe_bpf__open();
+	bool ok = false;
+
+	if (!p)
+		return false;
+	bpf_program__set_autoload(p->progs.sr_probe_cookie, which == PROBE_COOKIE);
+	bpf_program__set_autoload(p->progs.sr_probe_fentry, which == PROBE_FENTRY);
+	bpf_program__set_autoload(p->progs.sr_probe_storage, which == PROBE_STORAGE);
+	bpf_log_quiet(true);
+	if (which != PROBE_FENTRY ||
+	    !bpf_program__set_attach_target(p->progs.sr_probe_fentry, 0, fentry_target))
+		ok = probe_bpf__load(p) == 0;
+	bpf_log_quiet(false);
+	probe_bpf__destroy(p);
+	return ok;
+}
+
+/* May tracing programs call bpf_get_socket_cookie() (5.12+)? */
+static bool cookie_helper_allowed(void)
+{
+	return probe_loads(PROBE_COOKIE, NULL);
+}
+
+/* May tracing programs use socket-local storage (5.11+)? */
+static bool storage_allowed(void)
+{
+	return !test_hook("SOCKREAP_TEST_NO_STORAGE") && probe_loads(PROBE_STORAGE, NULL);
+}
+
+/* Does the kernel have function fn and take an fentry program on it (no lockdown)? */
+static bool fentry_can_attach(const struct btf *vmlinux, const char *fn)
+{
+	/* The test build's stand-in for lockdown: a function the kernel has but
+	 * never lets a tracing program attach to (its BTF deny list), so the
+	 * probe is refused by the kernel for real. */
+	if (test_hook("SOCKREAP_TEST_REFUSE_FENTRY"))
+		fn = "migrate_disable";
+	if (btf__find_by_name_kind(vmlinux, fn, BTF_KIND_FUNC) < 0)
+		return false;
+	return probe_loads(PROBE_FENTRY, fn);
+}
 
 /* Is this process under a seccomp filter (Seccomp: 2 in /proc/self/status)? */
 static bool under_seccomp_filter(void)
@@ -118,16 +158,106 @@ static bool under_seccomp_filter(void)
 	return filtered;
 }
 
+/* Room for one program's verifier log: untouched pages cost nothing, and the
+ * reason for a refusal is at the end of a log that can run long. */
+#define PROG_LOG_SIZE (1u << 20)
+
+static bool g_verbose_logs;
+static bool verbose_logs(void)
+{
+	return g_verbose_logs;
+}
+
+/* The last n lines of a log. */
+static char *log_tail(char *log, int n)
+{
+	char *p = log + strlen(log);
+
+	while (p > log && n >= 0)
+		if (*--p == '\n')
+			n--;
+	return p == log ? log : p + 1;
+}
+
 /*
- * Open, configure, load and attach the trackers for t->send_path. quiet: a
- * failure is an answer (a fallback follows), so libbpf's messages are kept
- * for --verbose. 0, or negative errno with err set; the skeleton is gone then.
+ * The program the kernel refused, from libbpf's per-program log buffers: the
+ * one whose buffer holds a log (libbpf retries a failed load with logging
+ * into it). Its name, and the log's last line, which says why.
+ */
+static bool refused_program(struct bpf_object *obj, char *const *logs, const char **name,
+			    char *why, size_t whylen)
+{
+	struct bpf_program *prog;
+	size_t i = 0;
+
+	bpf_object__for_each_program(prog, obj) {
+		char *log = logs[i++];
+		const char *end, *line;
+
+		if (!log || !log[0])
+			continue;
+		/* The reason is the last line before the verifier's statistics. */
+		end = log + strnlen(log, PROG_LOG_SIZE);
+		for (;;) {
+			while (end > log && (end[-1] == '\n' || end[-1] == ' '))
+				end--;
+			for (line = end; line > log && line[-1] != '\n'; line--)
+				;
+			if (line == log || (strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17)))
+				break;
+			end = line;
+		}
+		*name = bpf_program__name(prog);
+		snprintf(why, whylen, "%.*s", (int)(end - line), line);
+		/* Its tail, where the verifier explains itself (--verbose: whole). */
+		log_lines(LOG_WARN, verbose_logs() ? log : log_tail(log, 30));
+		return true;
+	}
+	return false;
+}
+
+/* The one-line reason a load failed, naming the program and the fix. */
+static void load_error(struct bpf_object *obj, char *const *logs, int ret, char *err, size_t errlen)
+{
+	const char *prog = NULL;
+	char why[256] = "";
+
+	if (refused_program(obj, logs, &prog, why, sizeof(why)))
+		snprintf(err, errlen, "sockreap: this kernel refused BPF program '%s' (%s): %s; the end "
+			 "of its verifier log is above (--verbose: whole)", prog, strerror(-ret),
+			 why[0] ? why : "no verifier message");
+	else if (ret == -EPERM && under_seccomp_filter())
+		snprintf(err, errlen,
+			 "sockreap: bpf() was refused (%s) under a seccomp filter: the runtime's "
+			 "default profile lets only CAP_SYS_ADMIN call bpf(); run with a profile that "
+			 "allows it (deploy/sockreap-seccomp.json, see deploy/README.md)",
+			 strerror(-ret));
+	else if (ret == -EPERM)
+		/* Privileges were checked before: what is left is the memory limit. */
+		snprintf(err, errlen,
+			 "sockreap: the kernel refused to create the BPF maps (%s): this kernel "
+			 "charges BPF memory to RLIMIT_MEMLOCK (before Linux 5.11); raise it for the "
+			 "daemon (ulimit -l unlimited, LimitMEMLOCK=infinity, --ulimit memlock=-1) or "
+			 "grant CAP_SYS_RESOURCE",
+			 strerror(-ret));
+	else
+		snprintf(err, errlen, "sockreap: cannot load the BPF programs: %s", strerror(-ret));
+}
+
+/*
+ * Open, configure, load and attach the trackers for the send path chosen
+ * (every decision is made before this: nothing here is a probe). 0, or
+ * negative errno with err set; the skeleton is gone then.
  */
 static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, bool has_retx,
-			   bool quiet, char *err, size_t errlen)
+			   char *err, size_t errlen)
 {
+	struct bpf_program *prog;
+	char *logs[16] = { 0 };
+	size_t n = 0;
 	int ret;
 
+	g_verbose_logs = opts->verbose;
 	t->skel = sockreap_bpf__open();
 	if (!t->skel) {
 		ret = -errno;
@@ -140,53 +270,52 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 	t->skel->rodata->cfg_pidns_ino = opts->pidns_ino;
 	t->skel->rodata->cfg_key_cookie = t->cookie_keys;
 	t->skel->rodata->cfg_key_salt = t->key_salt;
-	bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
-	bpf_map__set_max_entries(t->skel->maps.sr_hot, opts->map_capacity);
-	if (t->send_path != TRACKER_SEND_TRACEPOINT)
-		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, false);
-	if (t->send_path != TRACKER_SEND_FENTRY)
-		bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg_fentry, false);
-	else if (test_hook("SOCKREAP_TEST_REFUSE_FENTRY"))
-		/* A function no kernel has: the load fails as lockdown would make it. */
-		bpf_program__set_attach_target(t->skel->progs.sr_on_sendmsg_fentry, 0,
-					       "sockreap_test_no_such_function");
-	/* Only evidence for the stall cause: without it retransmissions read 0. */
-	if (!has_retx)
-		bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, false);
-
-	bpf_log_quiet(quiet);
-	bpf_log_forget_refusal();
-	ret = sockreap_bpf__load(t->skel);
-	bpf_log_quiet(false);
-	if (ret == -EPERM && !bpf_log_refused_prog()[0] && under_seccomp_filter()) {
-		snprintf(err, errlen,
-			 "sockreap: bpf() was refused (%s) under a seccomp filter: the runtime's "
-			 "default profile lets only CAP_SYS_ADMIN call bpf(); run with a profile that "
-			 "allows it (deploy/sockreap-seccomp.json, see deploy/README.md)",
-			 strerror(-ret));
-	} else if (ret == -EPERM && !bpf_log_refused_prog()[0]) {
-		/* Privileges were checked: what is left is the memory limit. */
-		snprintf(err, errlen,
-			 "sockreap: the kernel refused to create the BPF maps (%s): this kernel "
-			 "charges BPF memory to RLIMIT_MEMLOCK (before Linux 5.11); raise it for the "
-			 "daemon (ulimit -l unlimited, LimitMEMLOCK=infinity, --ulimit memlock=-1) or "
-			 "grant CAP_SYS_RESOURCE",
-			 strerror(-ret));
-	} else if (ret) {
-		/* The privileges were checked before: this is the kernel's word. */
-		snprintf(err, errlen,
-			 "sockreap: this kernel refused BPF program '%s' (%s): %s%s",
-			 bpf_log_refused_prog()[0] ? bpf_log_refused_prog() : "?", strerror(-ret),
-			 bpf_log_refused_why()[0] ? bpf_log_refused_why() : "no verifier message",
-			 ret == -EPERM ? " (kernel lockdown refuses fentry programs: use --send-path "
-					 "auto or sweep)"
-				       : "; its verifier log is above (--verbose: whole)");
+	t->skel->rodata->cfg_unowned_targets = opts->unowned_targets;
+	t->skel->rodata->cfg_storage = t->store == TRACKER_STORE_STORAGE;
+	/* The other store's maps are never created (its code is dead to the
+	 * verifier). The candidate set, keys or copies, is sized like the hash
+	 * store: overflowing it costs full reads, never a missed socket. */
+	if (t->store == TRACKER_STORE_STORAGE) {
+		bpf_map__set_autocreate(t->skel->maps.sr_socks, false);
+		bpf_map__set_autocreate(t->skel->maps.sr_hot, false);
+		bpf_map__set_max_entries(t->skel->maps.sr_cand, opts->map_capacity);
+	} else {
+		bpf_map__set_autocreate(t->skel->maps.sr_store, false);
+		bpf_map__set_autocreate(t->skel->maps.sr_cand, false);
+		bpf_map__set_max_entries(t->skel->maps.sr_socks, opts->map_capacity);
+		bpf_map__set_max_entries(t->skel->maps.sr_hot, opts->map_capacity);
+		t->capacity = opts->map_capacity;
 	}
+	t->all_netns = opts->netns_ino == 0;
+	bpf_program__set_autoload(t->skel->progs.sr_dump, t->store == TRACKER_STORE_STORAGE);
+	bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg, t->send_path == TRACKER_SEND_TRACEPOINT);
+	bpf_program__set_autoload(t->skel->progs.sr_on_sendmsg_fentry, t->send_path == TRACKER_SEND_FENTRY);
+	bpf_program__set_autoload(t->skel->progs.sr_on_sendpage_fentry, t->hooks_sendpage);
+	/* Only evidence for the stall cause: without it retransmissions read 0. */
+	bpf_program__set_autoload(t->skel->progs.sr_on_retransmit, has_retx);
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		if (n < sizeof(logs) / sizeof(logs[0]) && bpf_program__autoload(prog) &&
+		    (logs[n] = malloc(PROG_LOG_SIZE))) {
+			logs[n][0] = '\0';
+			bpf_program__set_log_buf(prog, logs[n], PROG_LOG_SIZE);
+		}
+		n++;
+	}
+	ret = sockreap_bpf__load(t->skel);
+	if (ret)
+		load_error(t->skel->obj, logs, ret, err, errlen);
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++)
+		free(logs[i]);
+	/* .bss is the kernel's own zeroed map until loaded: set it after. */
+	if (!ret)
+		memcpy(t->skel->bss->dump_idle_after_ns, opts->idle_after_ns, sizeof(opts->idle_after_ns));
 	/* Filters go in before anything is attached: no event sees an empty filter. */
 	if (!ret && (ret = set_filters(t, opts)))
 		snprintf(err, errlen, "sockreap: cannot fill the filter maps: %s", strerror(-ret));
 	if (!ret && (ret = sockreap_bpf__attach(t->skel)))
 		snprintf(err, errlen, "sockreap: cannot attach the BPF programs: %s", strerror(-ret));
+	if (!ret && t->store == TRACKER_STORE_STORAGE)
+		t->dump_link = t->skel->links.sr_dump;
 	if (ret) {
 		sockreap_bpf__destroy(t->skel);
 		t->skel = NULL;
@@ -194,11 +323,66 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 	return ret;
 }
 
+/*
+ * The send path, decided before anything loads: the tracepoint where the
+ * kernel has it, else fentry where the kernel takes it, else the sweep; or
+ * the one asked for, if this kernel offers it. 0, or -EOPNOTSUPP with err set.
+ */
+static int choose_send_path(struct tracker *t, const struct btf *vmlinux,
+			    enum tracker_send_path want, char *err, size_t errlen)
+{
+	bool has_tp = btf_has_tp(vmlinux, "tcp_sendmsg_locked") && !test_hook("SOCKREAP_TEST_HIDE_SEND_TP");
+
+	if (want == TRACKER_SEND_TRACEPOINT && !has_tp) {
+		snprintf(err, errlen, "sockreap: this kernel has no tcp_sendmsg_locked tracepoint "
+				      "(Linux 6.16+): use --send-path auto, fentry or sweep");
+		return -EOPNOTSUPP;
+	}
+	if (want == TRACKER_SEND_AUTO && has_tp)
+		want = TRACKER_SEND_TRACEPOINT;
+	if (want == TRACKER_SEND_AUTO || want == TRACKER_SEND_FENTRY) {
+		bool fentry = fentry_can_attach(vmlinux, "tcp_sendmsg_locked");
+
+		if (!fentry && want == TRACKER_SEND_FENTRY) {
+			snprintf(err, errlen, "sockreap: this kernel refused BPF program "
+					      "'sr_on_sendmsg_fentry' (fentry on tcp_sendmsg_locked, asked "
+					      "before load; kernel lockdown refuses fentry): use --send-path "
+					      "auto or sweep");
+			return -EOPNOTSUPP;
+		}
+		if (!fentry)
+			pr_info("fentry on tcp_sendmsg_locked refused here: the send path is the sweep");
+		want = fentry ? TRACKER_SEND_FENTRY : TRACKER_SEND_SWEEP;
+	}
+	t->send_path = want;
+	/* Before 6.5, sendfile/splice/kTLS send through do_tcp_sendpages(): hook
+	 * it too where fentry is in use; where it cannot be hooked, the backstop
+	 * walk is what sees what it queues. */
+	t->has_sendpage = btf__find_by_name_kind(vmlinux, "do_tcp_sendpages", BTF_KIND_FUNC) >= 0;
+	t->hooks_sendpage = want == TRACKER_SEND_FENTRY && t->has_sendpage &&
+			    fentry_can_attach(vmlinux, "do_tcp_sendpages");
+	return 0;
+}
+
+/* The store, decided before load: socket storage where tracing programs may
+ * use it, else the hash map; or the one asked for, if this kernel has it. */
+static int choose_store(struct tracker *t, enum tracker_store want, char *err, size_t errlen)
+{
+	bool storage = want != TRACKER_STORE_HASH && storage_allowed();
+
+	if (want == TRACKER_STORE_STORAGE && !storage) {
+		snprintf(err, errlen, "sockreap: this kernel does not let tracing programs use socket "
+				      "storage (Linux 5.11+): use --socket-state auto or hash");
+		return -EOPNOTSUPP;
+	}
+	t->store = storage ? TRACKER_STORE_STORAGE : TRACKER_STORE_HASH;
+	return 0;
+}
+
 int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *err, size_t errlen)
 {
 	struct tracker *t = calloc(1, sizeof(*t));
 	struct btf *vmlinux = NULL;
-	bool has_tp, has_retx;
 	int ret;
 
 	if (!t)
@@ -220,38 +404,19 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 		goto fail;
 	}
 	t->has_destroy = btf__find_by_name_kind(vmlinux, "bpf_sock_destroy", BTF_KIND_FUNC) >= 0;
-
-	t->cookie_keys = probe_cookie_helper();
+	t->cookie_keys = cookie_helper_allowed();
+	ret = choose_store(t, opts->store, err, errlen);
+	if (ret)
+		goto fail;
 	if (!t->cookie_keys && getrandom(&t->key_salt, sizeof(t->key_salt), 0) < 0)
 		pr_warn("no random salt for socket keys: %s", strerror(errno));
-	has_tp = btf_has_tp(vmlinux, "tcp_sendmsg_locked") && !test_hook("SOCKREAP_TEST_HIDE_SEND_TP");
-	has_retx = btf_has_tp(vmlinux, "tcp_retransmit_skb");
-	if (has_tp && opts->send_path != TRACKER_SEND_SWEEP && opts->send_path != TRACKER_SEND_FENTRY)
-		t->send_path = TRACKER_SEND_TRACEPOINT;
-	else if (opts->send_path == TRACKER_SEND_AUTO || opts->send_path == TRACKER_SEND_FENTRY)
-		t->send_path = TRACKER_SEND_FENTRY;
-	else
-		t->send_path = TRACKER_SEND_SWEEP;
-	if (t->send_path == TRACKER_SEND_TRACEPOINT || opts->send_path == TRACKER_SEND_TRACEPOINT) {
-		if (!has_tp) {
-			ret = -EOPNOTSUPP;
-			snprintf(err, errlen, "sockreap: this kernel has no tcp_sendmsg_locked tracepoint "
-					      "(Linux 6.16+): use --send-path auto, fentry or sweep");
-			goto fail;
-		}
-	}
-	ret = load_and_attach(t, opts, has_retx, opts->send_path == TRACKER_SEND_AUTO, err, errlen);
-	if (ret && t->send_path == TRACKER_SEND_FENTRY && opts->send_path == TRACKER_SEND_AUTO) {
-		/* fentry refused (kernel lockdown, no BTF for the function):
-		 * the sweep needs nothing more than what is already loaded. */
-		pr_info("fentry on tcp_sendmsg_locked refused here: the send path is the sweep");
-		t->send_path = TRACKER_SEND_SWEEP;
-		ret = load_and_attach(t, opts, has_retx, false, err, errlen);
-	}
+	ret = choose_send_path(t, vmlinux, opts->send_path, err, errlen);
+	if (!ret)
+		ret = load_and_attach(t, opts, btf_has_tp(vmlinux, "tcp_retransmit_skb"), err, errlen);
 	if (ret)
 		goto fail;
 	/* The skeleton's attach links the iter/ programs too. */
-	t->sweep_link = t->skel->links.sr_sweep;
+	t->walk_link = t->skel->links.sr_walk;
 	if (t->has_destroy)
 		tracker_open_destroy(t);
 	t->ncpus = libbpf_num_possible_cpus();
@@ -295,150 +460,90 @@ bool tracker_has_destroy(const struct tracker *t)
 	return t->has_destroy;
 }
 
-/* Walk the current namespace's sockets with an iterator program. */
-int tracker_run_iter(struct bpf_link *link)
+enum tracker_store tracker_store(const struct tracker *t)
 {
-	char buf[16384];
-	int fd = bpf_iter_create(bpf_link__fd(link));
-	ssize_t r;
-	int n = 0;
-
-	if (fd < 0)
-		return -errno;
-	/* Reading drives the walk to its end; sr_sweep writes one byte per
-	 * socket (the destroy walk nothing). */
-	while ((r = read(fd, buf, sizeof(buf))) > 0)
-		n += (int)r;
-	close(fd);
-	return r < 0 ? -errno : n;
+	return t->store;
 }
 
-static int sweep_here(void *ctx)
+const char *tracker_store_name(enum tracker_store st)
 {
-	return tracker_sweep(ctx);
+	static const char *const names[] = {
+		[TRACKER_STORE_AUTO] = "auto",
+		[TRACKER_STORE_STORAGE] = "storage",
+		[TRACKER_STORE_HASH] = "hash",
+	};
+
+	return st <= TRACKER_STORE_HASH ? names[st] : "?";
 }
 
-int tracker_sweep_netns(struct tracker *t, uint32_t netns_ino)
+uint32_t tracker_capacity(const struct tracker *t)
 {
-	return netns_run_in(netns_ino, sweep_here, t);
+	return t->capacity;
 }
 
-int tracker_refresh(struct tracker *t, uint64_t cookie, uint32_t netns_ino, struct sr_sock *out)
+/* The event a tracing program handles, as sockreap_bpf_events_total names it
+ * (the iterators run on the daemon's reads: nothing to miss). */
+static const char *event_of(const char *prog)
 {
-	int ret = tracker_sweep_netns(t, netns_ino);
+	static const struct {
+		const char *prog, *event;
+	} map[] = {
+		{ "sr_on_sendmsg", "tcp_sendmsg_locked" },
+		{ "sr_on_sendmsg_fentry", "tcp_sendmsg_locked" },
+		{ "sr_on_sendpage_fentry", "do_tcp_sendpages" },
+		{ "sr_on_probe", "tcp_probe" },
+		{ "sr_on_state", "inet_sock_set_state" },
+		{ "sr_on_retransmit", "tcp_retransmit_skb" },
+	};
 
-	return ret < 0 ? ret : tracker_lookup(t, cookie, out);
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(map[i].prog, prog))
+			return map[i].event;
+	return NULL;
 }
 
-int tracker_sweep_all_netns(struct tracker *t)
+size_t tracker_prog_stats(struct tracker *t, struct tracker_prog_stat *out, size_t max)
 {
-	return netns_for_each(sweep_here, t);
-}
+	struct bpf_program *prog;
+	size_t n = 0;
 
-int tracker_sweep(struct tracker *t)
-{
-	int n = tracker_run_iter(t->sweep_link);
+	bpf_object__for_each_program(prog, t->skel->obj) {
+		const char *event = event_of(bpf_program__name(prog));
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
 
-	if (n > 0)
-		t->iter_visited += (uint64_t)n;
+		if (n >= max || fd < 0 || !event)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		out[n++] = (struct tracker_prog_stat){
+			.name = event,
+			.recursion_misses = info.recursion_misses,
+			/* The kernel fills what it knows: older ones stop short of it. */
+			.misses_known = len >= offsetof(struct bpf_prog_info, recursion_misses) +
+						       sizeof(info.recursion_misses),
+		};
+	}
 	return n;
 }
 
-uint64_t tracker_sockets_swept(const struct tracker *t)
+bool tracker_hooks_sendpage(const struct tracker *t)
 {
-	return t->iter_visited;
+	return t->hooks_sendpage;
 }
 
-/*
- * The backstop walk, in steps. An iter fd walks the namespace it was
- * created in, wherever it is read from, and each read resumes where the last
- * one stopped; sr_sweep writes a byte per socket, so a read of n bytes
- * visits about n sockets. The fds of one walk are opened together (a tour
- * of the namespaces with --all-netns) and read over as many steps as it
- * takes.
- */
-static int walk_open_here(void *ctx)
+bool tracker_needs_backstop(const struct tracker *t)
 {
-	struct tracker *t = ctx;
-	int fd = bpf_iter_create(bpf_link__fd(t->sweep_link));
-	int *fds;
-
-	if (fd < 0)
-		return -errno;
-	fds = realloc(t->walk_fds, (t->n_walk + 1) * sizeof(*fds));
-	if (!fds) {
-		close(fd);
-		return -ENOMEM;
-	}
-	t->walk_fds = fds;
-	t->walk_fds[t->n_walk++] = fd;
-	return 0;
-}
-
-static void walk_close(struct tracker *t)
-{
-	for (size_t i = t->walk_cur; i < t->n_walk; i++)
-		close(t->walk_fds[i]);
-	free(t->walk_fds);
-	t->walk_fds = NULL;
-	t->n_walk = t->walk_cur = 0;
-}
-
-bool tracker_backstop_walking(const struct tracker *t)
-{
-	return t->n_walk > 0;
-}
-
-int tracker_backstop_step(struct tracker *t, bool all_netns, uint64_t budget, uint64_t *visited_out,
-			  uint64_t *walked)
-{
-	char buf[16384];
-	uint64_t visited = 0;
-	int ret = 0;
-
-	*walked = *visited_out = 0;
-	if (!t->n_walk) {
-		t->walk_visited = 0;
-		ret = all_netns ? netns_for_each(walk_open_here, t) : walk_open_here(t);
-		if (ret < 0 || !t->n_walk) {
-			walk_close(t);
-			return ret < 0 ? ret : -ENOENT;
-		}
-	}
-	t->skel->bss->sweep_queued_only = true;
-	while (visited < budget && t->walk_cur < t->n_walk) {
-		size_t want = budget - visited < sizeof(buf) ? (size_t)(budget - visited) : sizeof(buf);
-		ssize_t r = read(t->walk_fds[t->walk_cur], buf, want);
-
-		if (r < 0) {
-			ret = -errno;
-			break;
-		}
-		if (r == 0)
-			close(t->walk_fds[t->walk_cur++]);
-		visited += (uint64_t)r;
-	}
-	t->skel->bss->sweep_queued_only = false;
-	t->walk_visited += visited;
-	t->iter_visited += visited;
-	*visited_out = visited;
-	if (ret < 0) {
-		walk_close(t);
-		return ret;
-	}
-	if (t->walk_cur == t->n_walk) {
-		*walked = t->walk_visited;
-		walk_close(t);
-		return 1;
-	}
-	return 0;
+	return t->send_path == TRACKER_SEND_SWEEP || (t->has_sendpage && !t->hooks_sendpage);
 }
 
 void tracker_close(struct tracker *t)
 {
 	if (!t)
 		return;
-	walk_close(t);
+	tracker_walk_close(t);
 	/* The links are the skeletons' own: destroyed with them. */
 	destroy_bpf__destroy(t->destroy);
 	sockreap_bpf__destroy(t->skel);

@@ -36,8 +36,8 @@ static int destroy_here(void *ctx)
 	return tracker_run_iter(t->destroy_link);
 }
 
-int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
-		    enum sr_destroy_check check, bool dry_run)
+int tracker_destroy(struct tracker *t, uint64_t cookie, uint32_t netns_ino,
+		    const struct sr_expect *x, bool dry_run, uint32_t *why)
 {
 	struct destroy_bpf__bss *bss;
 	int ret;
@@ -46,15 +46,16 @@ int tracker_destroy(struct tracker *t, uint64_t cookie, const struct sr_sock *e,
 		return -EOPNOTSUPP;
 	bss = t->destroy->bss;
 	bss->destroy_cookie = cookie;
-	bss->destroy_expect_acked = e->bytes_acked;
-	bss->destroy_expect_state = e->state;
-	bss->destroy_check = check;
+	bss->destroy_expect = *x;
 	bss->destroy_dry_run = dry_run;
 	bss->destroy_result = SR_DESTROY_NOT_FOUND;
-	ret = netns_run_in(e->netns_ino, destroy_here, t);
+	bss->destroy_recheck = SR_RECHECK_DEAD;
+	ret = netns_run_in(netns_ino, destroy_here, t);
+	if (ret == -ENOTRECOVERABLE)
+		t->lost_netns = true;
 	bss->destroy_cookie = 0;
+	*why = bss->destroy_recheck;
 	if (ret < 0)
 		return ret;
 	return bss->destroy_result;
 }
-

@@ -6,6 +6,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/types.h>
+
+/* The skeletons' data sections use the shared types: declare them first. */
+#include "sockreap.h"
+#include "sr_recheck.h"
 #include "destroy.skel.h"
 #include "sockreap.skel.h"
 #include "tracker.h"
@@ -13,10 +18,17 @@
 struct tracker {
 	struct sockreap_bpf *skel;
 	struct destroy_bpf *destroy; /* NULL without bpf_sock_destroy() */
-	struct bpf_link *sweep_link;	/* the skeletons' own links to the iter/ programs */
+	struct bpf_link *walk_link;	/* the skeletons' own links to the iter/ programs */
 	struct bpf_link *destroy_link;
 	enum tracker_send_path send_path; /* how sends are seen: never AUTO once open */
+	enum tracker_store store;	/* where state lives: never AUTO once open */
+	uint32_t capacity;		/* the hash store's size, 0 on the storage path */
+	struct bpf_link *dump_link;	/* sr_dump: the storage path's full read (iter/tcp) */
+	bool all_netns;			/* watching every network namespace */
+	bool lost_netns;		/* a walk could not return to the daemon's namespace */
 	bool has_destroy;
+	bool has_sendpage;	/* the kernel sends sendfile/splice through do_tcp_sendpages (< 6.5) */
+	bool hooks_sendpage;	/* ... and an fentry program watches it */
 	bool cookie_keys;	/* map keys are socket cookies, else salted addresses */
 	__u64 key_salt;
 	int ncpus;
@@ -27,13 +39,29 @@ struct tracker {
 	size_t n_walk, walk_cur;
 	uint64_t walk_visited;	 /* sockets the walk under way has visited */
 	uint64_t iter_visited;	 /* sockets every walk so far has visited */
+	/* The storage path's census (tracker_census): counted by a full read,
+	 * then moved by the counters; read again when the kernel reports
+	 * skipped runs since, as a skipped close would count forever. */
+	struct tracker_census census_read;  /* what the last full read counted */
+	struct tracker_census census_ctr;   /* ... and the counters said then */
+	uint64_t census_misses;		    /* skipped runs reported then */
+	uint64_t census_at_ns;		    /* 0: no full read yet */
+	int census_tries;		    /* inexact reads in a row (events moved) */
 };
 
-/* Walk the current namespace's sockets with an iterator program: the bytes it
- * wrote (sr_sweep: one per socket), or -errno. */
+/* tracker_walk.c: walk the current namespace's sockets with an iterator
+ * program: the bytes it wrote (sr_walk: one per socket), or -errno. */
 int tracker_run_iter(struct bpf_link *link);
+/* tracker_walk.c: end a backstop walk under way. */
+void tracker_walk_close(struct tracker *t);
+/* tracker_walk.c: the storage path's full read: every record (all), or those
+ * worth a scan's look, in every watched namespace. */
+int tracker_dump(struct tracker *t, bool all, struct tracker_snapshot *s);
 
-/* Load and attach the destroy walk (tracker_destroy.c); on failure run without it. */
+/* tracker_snapshot.c: room for want records in s. 0 or -ENOMEM. */
+int tracker_snapshot_grow(struct tracker_snapshot *s, size_t want);
+
+/* tracker_destroy.c: load and attach the destroy walk; on failure run without it. */
 void tracker_open_destroy(struct tracker *t);
 
 #endif

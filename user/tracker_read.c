@@ -1,55 +1,29 @@
-/* tracker_read.c - the map seen from the daemon: snapshots in batches, one
- * socket, the per-CPU counters. */
+/* tracker_read.c - the tracked sockets seen from the daemon: snapshots (the
+ * candidates, or all), fresh records of a few, the counters and the census.
+ *
+ * Two stores, one interface. The hash map is read in batches, its
+ * candidates' keys from sr_hot. Socket-local storage cannot be looked up by
+ * key: its candidates' records come as copies from sr_cand, made exact by a
+ * sweep before the daemon acts, and a full read walks the sockets (sr_dump). */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "tracker_internal.h"
 
 #define BATCH 4096
 
-static int grow(struct tracker_snapshot *s, size_t want)
-{
-	uint64_t *k;
-	struct sr_sock *v;
-	uint8_t *h;
 
-	if (want <= s->cap)
-		return 0;
-	h = realloc(s->hot_vals, want);
-	if (!h)
-		return -ENOMEM;
-	s->hot_vals = h;
-	k = realloc(s->cookies, want * sizeof(*k));
-	if (!k)
-		return -ENOMEM;
-	s->cookies = k;
-	v = realloc(s->socks, want * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	s->socks = v;
-	/* The kernel fills these; zero them once so tools that cannot see a
-	 * bpf() batch write (valgrind) do not take them for uninitialised. */
-	memset(k + s->cap, 0, (want - s->cap) * sizeof(*k));
-	memset(v + s->cap, 0, (want - s->cap) * sizeof(*v));
-	s->cap = want;
-	return 0;
-}
-
-void tracker_snapshot_free(struct tracker_snapshot *snap)
-{
-	free(snap->cookies);
-	free(snap->socks);
-	free(snap->hot_vals);
-	memset(snap, 0, sizeof(*snap));
-}
+/* ---- the hash path ------------------------------------------------------- */
 
 /*
- * Read a whole hash map in batches: keys into s->cookies, values into
- * s->socks (the socket map) or s->hot_vals (the candidate set). The number
- * read goes to s->n.
+ * Read a whole hash map in batches: keys into s->keys, values into s->socks
+ * (the socket map) or s->hot_vals (the candidate set). The number read goes
+ * to s->n.
  */
 static int read_all(struct tracker_snapshot *s, int fd, bool hot)
 {
@@ -62,10 +36,10 @@ static int read_all(struct tracker_snapshot *s, int fd, bool hot)
 		int ret;
 
 		for (;;) {
-			if (grow(s, s->n + want))
+			if (tracker_snapshot_grow(s, s->n + want))
 				return -ENOMEM;
 			count = want;
-			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, s->cookies + s->n,
+			ret = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, s->keys + s->n,
 						   hot ? (void *)(s->hot_vals + s->n) : (void *)(s->socks + s->n),
 						   &count, NULL);
 			/* ENOSPC with nothing read: one hash bucket holds more than
@@ -81,37 +55,113 @@ static int read_all(struct tracker_snapshot *s, int fd, bool hot)
 	}
 }
 
+/* ---- the interface -------------------------------------------------------- */
+
 int tracker_read(struct tracker *t, struct tracker_snapshot *snap)
 {
+	if (t->store == TRACKER_STORE_STORAGE)
+		return tracker_dump(t, true, snap);
 	return read_all(snap, bpf_map__fd(t->skel->maps.sr_socks), false);
 }
 
-int tracker_read_hot(struct tracker *t, struct tracker_snapshot *snap)
+int tracker_read_worthwhile(struct tracker *t, struct tracker_snapshot *snap)
 {
-	int hfd = bpf_map__fd(t->skel->maps.sr_hot), sfd = bpf_map__fd(t->skel->maps.sr_socks);
-	size_t kept = 0;
-	int ret = read_all(snap, hfd, true);
+	if (t->store == TRACKER_STORE_STORAGE)
+		return tracker_dump(t, false, snap);
+	return tracker_read(t, snap);
+}
 
+int tracker_read_candidates(struct tracker *t, struct tracker_snapshot *snap)
+{
+	int hfd, sfd, ret;
+	size_t kept = 0;
+
+	/* The storage path's candidate set holds copies of the records themselves. */
+	if (t->store == TRACKER_STORE_STORAGE)
+		return read_all(snap, bpf_map__fd(t->skel->maps.sr_cand), false);
+	hfd = bpf_map__fd(t->skel->maps.sr_hot);
+	sfd = bpf_map__fd(t->skel->maps.sr_socks);
+	ret = read_all(snap, hfd, true);
 	if (ret)
 		return ret;
 	/* Then each candidate's entry. One whose entry is gone was closed
 	 * between the two reads (BPF deletes both on TCP_CLOSE): drop it. */
 	for (size_t i = 0; i < snap->n; i++) {
-		if (bpf_map_lookup_elem(sfd, &snap->cookies[i], &snap->socks[kept])) {
+		if (bpf_map_lookup_elem(sfd, &snap->keys[i], &snap->socks[kept])) {
 			if (errno != ENOENT)
 				return -errno;
-			bpf_map_delete_elem(hfd, &snap->cookies[i]);
+			bpf_map_delete_elem(hfd, &snap->keys[i]);
 			continue;
 		}
-		snap->cookies[kept++] = snap->cookies[i];
+		snap->keys[kept++] = snap->keys[i];
 	}
 	snap->n = kept;
 	return 0;
 }
 
-int tracker_lookup(struct tracker *t, uint64_t cookie, struct sr_sock *out)
+static int cmp_sock_key(const void *a, const void *b)
 {
-	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sr_socks), &cookie, out))
+	uint64_t x = ((const struct sr_sock *)a)->key, y = ((const struct sr_sock *)b)->key;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The storage path's records of those keys the candidate copies did not
+ * give: sockets that are no candidates (judged silent for rx_idle, say),
+ * found by one walk of the watched namespaces. A key the walk does not find
+ * is of a socket gone.
+ */
+static int lookup_by_walk(struct tracker *t, const uint64_t *keys, size_t n, struct sr_sock *out,
+			  bool *found)
+{
+	struct tracker_snapshot w = { 0 };
+	int ret = tracker_dump(t, true, &w);
+
+	if (!ret && w.n)
+		qsort(w.socks, w.n, sizeof(*w.socks), cmp_sock_key);
+	for (size_t i = 0; !ret && i < n; i++) {
+		struct sr_sock probe = { .key = keys[i] };
+		const struct sr_sock *e;
+
+		if (found[i] || !w.n)
+			continue;
+		e = bsearch(&probe, w.socks, w.n, sizeof(*w.socks), cmp_sock_key);
+		if (e) {
+			out[i] = *e;
+			found[i] = true;
+		}
+	}
+	tracker_snapshot_free(&w);
+	return ret;
+}
+
+int tracker_lookup_many(struct tracker *t, const uint64_t *keys, size_t n, struct sr_sock *out,
+			bool *found)
+{
+	bool storage = t->store == TRACKER_STORE_STORAGE, missing = false;
+	int fd = bpf_map__fd(storage ? t->skel->maps.sr_cand : t->skel->maps.sr_socks);
+
+	for (size_t i = 0; i < n; i++) {
+		found[i] = bpf_map_lookup_elem(fd, &keys[i], &out[i]) == 0;
+		if (!found[i] && errno != ENOENT)
+			return -errno;
+		missing |= !found[i];
+	}
+	return storage && missing ? lookup_by_walk(t, keys, n, out, found) : 0;
+}
+
+void tracker_forget(struct tracker *t, uint64_t key)
+{
+	if (t->store == TRACKER_STORE_STORAGE)
+		bpf_map_delete_elem(bpf_map__fd(t->skel->maps.sr_cand), &key);
+}
+
+int tracker_lookup_fd(struct tracker *t, int sock_fd, struct sr_sock *out)
+{
+	if (t->store != TRACKER_STORE_STORAGE)
+		return -EOPNOTSUPP;
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sr_store), &sock_fd, out))
 		return -errno;
 	return 0;
 }
@@ -129,3 +179,117 @@ void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX])
 	}
 }
 
+bool tracker_candidates_overflowed(struct tracker *t)
+{
+	__u32 idx = SR_CNT_HOT_FULL;
+	uint64_t sum = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.sr_counters), &idx, t->percpu))
+		return false;
+	for (int c = 0; c < t->ncpus; c++)
+		sum += t->percpu[c];
+	return sum > 0;
+}
+
+/* A full read every so often at most, and only after lost events. */
+#define CENSUS_READ_EVERY_NS (5 * NS_PER_S)
+
+static void census_of_counters(const uint64_t counters[SR_CNT_MAX], struct tracker_census *c)
+{
+	c->tracked = counters[SR_CNT_INSERTS] - counters[SR_CNT_DELETES];
+	c->kernel = counters[SR_CNT_KERNEL];
+	for (int st = 0; st < SR_TCP_NSTATES; st++)
+		c->states[st] = counters[SR_CNT_STATE_BASE + st];
+}
+
+/* Count every tracked record (the storage path's full read). 0 or -errno. */
+static int census_read(struct tracker *t, struct tracker_census *c)
+{
+	struct tracker_snapshot snap = { 0 };
+	int ret = tracker_read(t, &snap);
+
+	if (ret)
+		return ret;
+	memset(c, 0, sizeof(*c));
+	c->tracked = snap.n;
+	for (size_t i = 0; i < snap.n; i++) {
+		c->kernel += !!(snap.socks[i].flags & SR_F_KERNEL);
+		if (snap.socks[i].state < SR_TCP_NSTATES)
+			c->states[snap.socks[i].state]++;
+	}
+	tracker_snapshot_free(&snap);
+	return 0;
+}
+
+/* base + (now - then), never below zero. */
+static uint64_t moved(uint64_t base, uint64_t now, uint64_t then)
+{
+	int64_t v = (int64_t)base + (int64_t)(now - then);
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static bool same_census(const struct tracker_census *a, const struct tracker_census *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+/* A full read that events moved under is inexact (a socket created or
+ * closed during it may count twice or not at all): kept when the counters
+ * held still, or as a guess after this many tries in a row; reads go on
+ * (every 5 s) until one is exact. */
+#define CENSUS_TRIES 3
+
+void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint64_t skipped_runs,
+		    struct tracker_census *c)
+{
+	struct tracker_census ctr, read, after;
+	uint64_t now, again[SR_CNT_MAX];
+	bool exact;
+
+	census_of_counters(counters, &ctr);
+	if (t->store != TRACKER_STORE_STORAGE) {
+		*c = ctr; /* the hash store: an entry lives until its delete */
+		return;
+	}
+	/* Socket storage goes with its socket, but the counters only move with
+	 * the events: after a skipped run, count the records again. */
+	now = now_ns();
+	if (skipped_runs != t->census_misses && (!t->census_at_ns || t->census_tries ||
+					   now - t->census_at_ns >= CENSUS_READ_EVERY_NS) &&
+	    !census_read(t, &read)) {
+		tracker_counters(t, again);
+		census_of_counters(again, &after);
+		exact = same_census(&ctr, &after);
+		if (exact || ++t->census_tries >= CENSUS_TRIES) {
+			t->census_read = read;
+			t->census_ctr = after;
+			t->census_tries = 0;
+			/* Settled only by an exact read: an inexact one is the
+			 * best guess until the next, 5 s on, finds the events
+			 * still (at the latest when the traffic stops). */
+			if (exact)
+				t->census_misses = skipped_runs;
+		}
+		t->census_at_ns = now;
+	}
+	/* Until a read is kept both are zero: the counters as they are. */
+	c->tracked = moved(t->census_read.tracked, ctr.tracked, t->census_ctr.tracked);
+	c->kernel = moved(t->census_read.kernel, ctr.kernel, t->census_ctr.kernel);
+	for (int st = 0; st < SR_TCP_NSTATES; st++)
+		c->states[st] = moved(t->census_read.states[st], ctr.states[st], t->census_ctr.states[st]);
+}
+
+int tracker_refresh(struct tracker *t, uint64_t key, uint32_t netns_ino, int sock_fd,
+		    struct sr_sock *out)
+{
+	int ret = tracker_refresh_netns(t, netns_ino);
+	bool found = false;
+
+	if (ret < 0)
+		return ret;
+	if (sock_fd >= 0 && t->store == TRACKER_STORE_STORAGE)
+		return tracker_lookup_fd(t, sock_fd, out);
+	ret = tracker_lookup_many(t, &key, 1, out, &found);
+	return ret ? ret : found ? 0 : -ENOENT;
+}

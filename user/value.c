@@ -1,6 +1,8 @@
 /* value.c - one parser per kind of option value; limits come from the spec. */
 #include "value.h"
 
+#include "number.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -31,20 +33,6 @@ int value_apply(const struct value_spec *sp, const char *val, char *fix, size_t 
 }
 
 /* Decimal digits only: strtoul alone accepts "-1", " 1" and "+1". */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 int value_seconds(const struct value_spec *sp, const char *val, void *dst, char *fix,
 		  size_t fixlen)
@@ -92,7 +80,7 @@ int value_count(const struct value_spec *sp, const char *val, void *dst, char *f
 {
 	unsigned long v;
 
-	if (parse_ulong(val, sp->lim.count.min, sp->lim.count.max, &v) || v > UINT32_MAX) {
+	if (number_parse_ulong(val, sp->lim.count.min, sp->lim.count.max, &v) || v > UINT32_MAX) {
 		snprintf(fix, fixlen, "give a whole number from %lu to %lu", sp->lim.count.min,
 			 sp->lim.count.max);
 		return -EINVAL;
@@ -132,7 +120,7 @@ int value_addr(const struct value_spec *sp, const char *val, void *dst, char *fi
 
 	if (turned_off(sp, val, dst))
 		return 0;
-	if (strlen(val) >= sp->size || options_split_hostport(val, host, sizeof(host), &port)) {
+	if (strlen(val) >= sp->size || ports_split_hostport(val, host, sizeof(host), &port)) {
 		snprintf(fix, fixlen, "use HOST:PORT (e.g. 127.0.0.1:9750, [::1]:9750)%s",
 			 sp->lim.str.off_ok ? " or off" : "");
 		return -EINVAL;
@@ -164,7 +152,7 @@ int value_port_range(const struct value_spec *sp, const char *val, void *dst, ch
 		     size_t fixlen)
 {
 	(void)sp;
-	if (options_parse_port_range(val, dst)) {
+	if (ports_parse_range(val, dst)) {
 		snprintf(fix, fixlen, "give a TCP port from %d to %d, or a range LO-HI", SR_PORT_MIN,
 			 (int)SR_PORT_MAX);
 		return -EINVAL;
@@ -172,57 +160,6 @@ int value_port_range(const struct value_spec *sp, const char *val, void *dst, ch
 	return 0;
 }
 
-int options_parse_port_range(const char *s, struct sr_port_range *out)
-{
-	char lo[8];
-	const char *dash = strchr(s, '-');
-	unsigned long a, b;
-
-	if (!dash)
-		dash = s + strlen(s);
-	if ((size_t)(dash - s) >= sizeof(lo))
-		return -EINVAL;
-	memcpy(lo, s, (size_t)(dash - s));
-	lo[dash - s] = '\0';
-	if (parse_ulong(lo, SR_PORT_MIN, SR_PORT_MAX, &a))
-		return -EINVAL;
-	b = a;
-	if (*dash && parse_ulong(dash + 1, SR_PORT_MIN, SR_PORT_MAX, &b))
-		return -EINVAL;
-	if (b < a)
-		return -EINVAL;
-	out->lo = (uint16_t)a;
-	out->hi = (uint16_t)b;
-	return 0;
-}
-
-int options_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	unsigned long p;
-
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL; /* bare IPv6 needs brackets */
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= hostlen || parse_ulong(colon + 1, SR_PORT_MIN, SR_PORT_MAX, &p))
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
 
 const char *value_shown(const char *s, char *buf, size_t len)
 {

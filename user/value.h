@@ -37,6 +37,10 @@ struct value_spec {
 	bool *given;		/* if set, made true by a value */
 	char sep;		/* a list in one string (SOCKREAP_PORT=80,443): its separator */
 	const char *implied;	/* what a bare --flag means; NULL: a value must follow */
+	/* For --help and README's options table (one source for both): */
+	const char *arg;	/* the value's placeholder ("SECONDS"); NULL for a flag */
+	const char *dflt;	/* the default, as shown */
+	const char *help;	/* what it does, one sentence or a few */
 	union {
 		struct { double min, max; } secs;
 		struct { unsigned long min, max; } count;

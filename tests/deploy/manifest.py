@@ -11,6 +11,11 @@ the manifest's own settings, read from the YAML (never re-typed in a test).
                                             spec.containers.server.ports.ws.containerPort, ...
                                             (list items are picked by their name)
   manifest.py probe FILE CONTAINER          "PORT PATH" of the liveness probe
+  manifest.py variant FILE [--name NAME] [--image CONTAINER=IMAGE]...
+                      [--env CONTAINER.NAME=VALUE]... [--localhost-seccomp CONTAINER=PROFILE]
+                      [--seccomp-annotation CONTAINER=PROFILE]
+                                            the manifest as YAML for `podman kube play`,
+                                            with only these changes (each named on stderr)
 
 Output is NUL-separated (bash: mapfile -d ''). Every field that decides what
 the container may do is translated or refused: a securityContext key, volume
@@ -23,6 +28,13 @@ an error: the test overrides, it does not add). --seccomp-root is where
 Localhost seccomp profiles live (the kubelet's /var/lib/kubelet/seccomp).
 --localhost-seccomp replaces a RuntimeDefault profile by that Localhost one,
 the change the manifest's comment tells CRI-O users to make.
+
+variant is for a consumer that reads the YAML itself (podman kube play): it
+changes nothing but what it is told (a unique pod name, the images under
+test, a documented env or seccomp change), refuses a change the manifest
+does not already have a field for, and names every change on stderr.
+--seccomp-annotation copies a container's Localhost profile into the
+annotation podman 4.3 reads instead of the field (it ignores the field).
 """
 import sys
 
@@ -39,15 +51,23 @@ def die(msg):
     sys.exit(2)
 
 
-def load_pod(path):
+def load_docs(path):
     with open(path) as f:
-        docs = [d for d in yaml.safe_load_all(f) if d]
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def workload(docs, path):
+    """The one workload of docs (an object in docs) and its pod spec, or exit 2."""
     pods = [d for d in docs if d.get("kind") in POD_KINDS]
     if len(pods) != 1:
         die("%s: want exactly one workload (%s), found %d" % (path, "/".join(POD_KINDS), len(pods)))
     d = pods[0]
     spec = d["spec"] if d["kind"] == "Pod" else d["spec"]["template"]["spec"]
     return d, spec
+
+
+def load_pod(path):
+    return workload(load_docs(path), path)
 
 
 def container(spec, name):
@@ -267,6 +287,59 @@ def probe(path, name):
     return ["%s %s" % (port, http.get("path", "/"))]
 
 
+def variant(path, opts):
+    docs = load_docs(path)
+    doc, spec = workload(docs, path)  # changed in place, so in docs
+    changed = []
+
+    def change(where, old, new):
+        changed.append("%s: %s -> %s" % (where, old, new))
+
+    i = 0
+    while i < len(opts):
+        opt, arg = opts[i], opts[i + 1] if i + 1 < len(opts) else die("%s needs a value" % opts[i])
+        i += 2
+        if opt == "--name":
+            change("metadata.name", doc["metadata"]["name"], arg)
+            doc["metadata"]["name"] = arg
+            continue
+        cname, sep, val = arg.partition("=" if opt != "--env" else ".")
+        if not sep:
+            die("%s %s: want CONTAINER%sVALUE" % (opt, arg, "=" if opt != "--env" else "."))
+        c = container(spec, cname)
+        if opt == "--image":
+            change("%s.image" % cname, c["image"], val)
+            c["image"] = val
+        elif opt == "--env":
+            name, _, value = val.partition("=")
+            hit = [e for e in c.get("env", []) if e.get("name") == name and "value" in e]
+            if not hit:
+                die("--env %s: the manifest does not set it" % name)
+            change("%s.env.%s" % (cname, name), hit[0]["value"], value)
+            hit[0]["value"] = value
+        elif opt == "--seccomp-annotation":
+            # podman 4.3's kube play ignores securityContext.seccompProfile and
+            # reads only the annotation Kubernetes dropped in 1.27: mirror the
+            # container's Localhost field there, so both consumers see it.
+            sp = c.get("securityContext", {}).get("seccompProfile", {})
+            if sp.get("type") != "Localhost" or sp.get("localhostProfile") != val:
+                die("--seccomp-annotation %s: its seccompProfile is not Localhost %s" % (cname, val))
+            key = "container.seccomp.security.alpha.kubernetes.io/%s" % cname
+            doc["metadata"].setdefault("annotations", {})[key] = "localhost/" + val
+            change("metadata.annotations.%s" % key, None, "localhost/" + val)
+        elif opt == "--localhost-seccomp":
+            sc = c.get("securityContext", {})
+            if sc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+                die("--localhost-seccomp: %s's profile is not RuntimeDefault" % cname)
+            sc["seccompProfile"] = {"type": "Localhost", "localhostProfile": val}
+            change("%s.securityContext.seccompProfile" % cname, "RuntimeDefault", "Localhost " + val)
+        else:
+            die("unknown option %s" % opt)
+    for line in changed:
+        sys.stderr.write("manifest.py: changed %s\n" % line)
+    return [yaml.safe_dump_all(docs, sort_keys=False)]
+
+
 def main(argv):
     if len(argv) < 3:
         die("usage: see the header of this file")
@@ -297,6 +370,9 @@ def main(argv):
             else:
                 die("unknown option %s" % rest[i])
         out = run_args(path, name, overrides, root, localhost)
+    elif verb == "variant":
+        sys.stdout.write(variant(path, rest)[0])
+        return
     else:
         die("unknown verb %s" % verb)
     sys.stdout.write("".join(a + "\0" for a in out))

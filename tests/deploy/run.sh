@@ -6,8 +6,9 @@
 #
 # One run at a time per machine (the podman storage and the base image cache
 # are shared). The image build and the tests that time reaps hold
-# /tmp/sockreap-cpu.lock, which the integration tests and qemu guest runs
-# also take, so that none of them runs on a machine the others saturate.
+# /tmp/sockreap-cpu.lock, which the qemu guest runs also take, so that none
+# of them runs on a machine the others saturate (make test runs the
+# integration tests before them, alone).
 set -u
 BUILD=${1:-build}
 export BUILD
@@ -25,14 +26,14 @@ else
 		tests/deploy/test_install.sh)
 fi
 
-closing() { echo "deploy: $1 passed, $2 failed, $3 skipped"; }
-skip_all() { echo "SKIP: $*"; closing 0 0 "${#tests[@]}"; exit 77; }
+. tests/lib/tally.sh
+skip_all() { echo "SKIP: $*"; T_SKIPPED=${#tests[@]}; tally_close deploy; exit 77; }
 
 [ "$(id -u)" = 0 ] || skip_all "the deployment tests need root (podman, network namespaces, cgroups)"
 command -v podman >/dev/null || skip_all "podman not installed (make deploy-deps)"
 mkdir -p "$CACHE"
 exec 8>"$CACHE/.run.lock"
-flock -w 3600 8 || { echo "FAIL: another deployment test run holds $CACHE/.run.lock"; closing 0 1 0; exit 1; }
+flock -w 3600 8 || { echo "FAIL: another deployment test run holds $CACHE/.run.lock"; T_FAILED=1; tally_close deploy; exit 1; }
 
 TMP=$(mktemp -d /tmp/sockreap-deploy-run.XXXXXX)
 IMAGE=localhost/sockreap-deploy-test:run$$
@@ -41,9 +42,15 @@ export CONTAINERS_CONF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/containers.
 # podman builds the pods' infra image (podman-pause) on first use: it goes
 # too unless it was there before.
 pause_before=$(podman images -q --filter reference=localhost/podman-pause 2>/dev/null)
+# podman's cgroup parent: this run's podman commands (the checks, the image
+# build) make it before any test starts; it goes at the end unless it was
+# there before the run (the tests are told, so they leave it to this).
+. tests/deploy/cgroups.sh
+export SOCKREAP_LIBPOD_PARENT_WAS=$(libpod_parent_dirs)
 cleanup() {
 	tests/deploy/build_image.sh --remove "$IMAGE"
 	[ -n "$pause_before" ] || podman rmi -f $(podman images -q --filter reference=localhost/podman-pause) >/dev/null 2>&1
+	[ -n "$SOCKREAP_LIBPOD_PARENT_WAS" ] || rm_cgroups $(libpod_parent_dirs)
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -70,33 +77,29 @@ if [ $rc -ne 0 ]; then
 	[ $rc = 75 ] && echo "$CPU_LOCK stayed taken for an hour"
 	tail -20 "$SOCKREAP_DEPLOY_BUILD_LOG"
 	echo "FAIL: the image did not build"
-	closing 0 1 0
+	T_FAILED=1 T_FAILED_NAMES=(image-build)
+	tally_close deploy
 	exit 1
 fi
 echo "   ($(($(date +%s) - t)) s)"
 export SOCKREAP_DEPLOY_IMAGE=$IMAGE
 
-pass=0 failed=0 skipped=0 failed_names=()
+# A test that times reaps holds the CPU lock while it runs.
+locked() {
+	local s
+	s=$(date +%s)
+	flock -E 75 -w 3600 "$CPU_LOCK" bash -c 'w=$(($(date +%s) - $0)); [ $w -lt 2 ] ||
+		echo "   (waited $w s for $1)"; exec bash "$2"' "$s" "$CPU_LOCK" "$1"
+	local rc=$?
+	[ $rc = 75 ] && echo "   FAIL: $CPU_LOCK stayed taken for an hour"
+	return $rc
+}
 for t in "${tests[@]}"; do
 	name=$(basename "$t" .sh)
-	echo "== $name"
-	s=$(date +%s)
 	case $name in
-	test_sidecar | test_daemonset | test_install)
-		flock -E 75 -w 3600 "$CPU_LOCK" bash -c 'w=$(($(date +%s) - $0)); [ $w -lt 2 ] ||
-			echo "   (waited $w s for $1)"; exec bash "$2"' "$s" "$CPU_LOCK" "$t" ;;
-	*) bash "$t" ;;
-	esac
-	rc=$?
-	echo "   ($(($(date +%s) - s)) s)"
-	[ $rc = 75 ] && echo "   FAIL: $CPU_LOCK stayed taken for an hour"
-	case $rc in
-	0) pass=$((pass + 1)) ;;
-	77) skipped=$((skipped + 1)) ;;
-	*) failed=$((failed + 1)); failed_names+=("$name") ;;
+	test_sidecar | test_daemonset | test_install) tally_run "$name" locked "$t" ;;
+	*) tally_run "$name" bash "$t" ;;
 	esac
 done
-[ "$failed" -gt 0 ] && echo "failed: ${failed_names[*]}"
 echo "deployment tests: $(($(date +%s) - start_all)) s"
-closing "$pass" "$failed" "$skipped"
-[ "$failed" -eq 0 ] && [ "$pass" -gt 0 ]
+tally_close deploy

@@ -10,8 +10,14 @@
 # manifest's kubepods.slice does not exist here, and this machine's own
 # connections must never be in scope. The pods live under this run's own
 # cgroup parent, laid out as the kubelet's cgroupfs driver does: the daemon
-# selects <parent>/kubepods, pod a is in <parent>/kubepods/burstable, pod b
-# in <parent>/system.
+# selects <parent>/kubepods, pod a is in <parent>/kubepods/burstable (its
+# server in <parent>/kubepods/burstable/pod<UID>/<container id>, where the
+# kubelet would put it: the reap line must name that pod UID and container),
+# pod b in <parent>/system.
+#
+# Translated by manifest.py, not read by `podman kube play`: podman 4.3
+# (Debian 12) plays Pod, Deployment and PersistentVolumeClaim only
+# (DaemonSet came in podman 4.7).
 . "$(dirname "$0")/lib.sh"
 require_podman
 need_image
@@ -64,12 +70,21 @@ check "host pid namespace" test "$(readlink "/proc/$D/ns/pid")" = "$(readlink /p
 check "its own network namespace (hostNetwork: false)" test "$(readlink "/proc/$D/ns/net")" != "$(readlink /proc/$$/ns/net)"
 check "the ready line says netns=all" bash -c "podman logs '$TAG-daemon' 2>&1 | grep -q 'event=ready.* netns=all '"
 
-wedge "$TAG-a" "$TAG-a" "$PORT" 300
+A_UID=$(cat /proc/sys/kernel/random/uuid)
+WEDGE_POD_UID=$A_UID wedge "$TAG-a" "$TAG-a" "$PORT" 300
 A_T0=$WEDGE_T0 A_PID=$WEDGE_PID
+A_CTR=$(podman inspect --format '{{.Id}}' "$TAG-a-server" | cut -c1-12)
 wedge "$TAG-b" "$TAG-b" "$PORT" 300
 B_T0=$WEDGE_T0 B_PID=$WEDGE_PID
 check "pod a is under the selected cgroup" grep -q "^0::/$SELECTED/" "/proc/$A_PID/cgroup"
 check "pod b is not" bash -c "! grep -q '^0::/$SELECTED/' /proc/$B_PID/cgroup"
+sleep 1
+podman exec "$TAG-daemon" /usr/local/bin/sockreap list --json >"$TMP/list.json" 2>&1
+check "sockreap list --json: pod a's stalled socket names pod_uid=$A_UID container_id=$A_CTR" "$PY" -c '
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1])) if r.get("pid") == int(sys.argv[2])]
+sys.exit(not rows or not all(r.get("pod_uid") == sys.argv[3] and r.get("container_id") == sys.argv[4] for r in rows))' \
+	"$TMP/list.json" "$A_PID" "$A_UID" "$A_CTR"
 
 wait_result "$TAG-a-server" $((${GRACE%.*} + INTERVAL + 5))
 r=$(result_line "$TAG-a-server")
@@ -80,6 +95,8 @@ check "  ${lat}s after its client froze (<= grace + interval + 1 = ${LIMIT}s)" \
 	test "$(echo "${at:-0} > 0 && $lat <= $LIMIT" | bc)" = 1
 check "  the reap names its owner by host pid (pid=$A_PID)" \
 	bash -c "podman logs '$TAG-daemon' 2>&1 | grep 'event=reap' | grep -q 'result=ok .* pid=$A_PID '"
+check "  and its pod: pod_uid=$A_UID container_id=$A_CTR" \
+	bash -c "podman logs '$TAG-daemon' 2>&1 | grep 'event=reap .*result=ok' | grep -q 'pod_uid=$A_UID container_id=$A_CTR '"
 echo "  reap latency, DaemonSet shape: ${lat}s from the freeze (grace ${GRACE}s)" >>"$TMP/notes"
 
 # The other pod's wedge is older than a grace by now; give it one more scan.
@@ -90,8 +107,10 @@ check "pod outside the selector: server still blocked past grace + interval + 3 
 q=$(send_q "$B_NETPID" "$PORT")
 check "  its send queue still full ($q bytes)" test "$q" -gt 100000
 check "  no stall or reap logged for it" bash -c "! podman logs '$TAG-daemon' 2>&1 | grep -q 'pid=$B_PID '"
-check "  and the daemon does not track it (sockreap list --json)" \
-	bash -c "! podman exec '$TAG-daemon' sockreap list --json | grep -q '\"pid\": *$B_PID[,}]'"
+podman exec "$TAG-daemon" /usr/local/bin/sockreap list --json >"$TMP/list2.json" 2>&1
+check "  and the daemon does not track it (sockreap list --json)" "$PY" -c '
+import json, sys
+sys.exit(any(r.get("pid") == int(sys.argv[2]) for r in json.load(open(sys.argv[1]))))' "$TMP/list2.json" "$B_PID"
 m=$(node_curl "http://$DS_IP:$MPORT/metrics" | awk '$1 == "sockreap_reaps_total{reason=\"send_stall\",result=\"ok\"}" { print $2 }')
 check "metrics on the pod IP ($DS_IP:$MPORT) count one reap (${m:-none})" test "${m:-0}" = 1
 h=$(node_curl "http://$DS_IP:$MPORT$HPATH")

@@ -43,4 +43,12 @@ mk=$(make -s -C "$ROOT" --no-print-directory -p -n 2>/dev/null | sed -n 's/^DEB_
 missing=
 for p in $pk; do grep -qw -- "$p" <<<"$mk" || missing+=" $p"; done
 check "the Dockerfile's BUILD_PKGS are all in the Makefile's DEB_PKGS${missing:+ (not:$missing)}" test -n "$pk" -a -n "$mk" -a -z "$missing"
+
+# make deps in the builder stage reads the Makefile and every makefile it
+# includes: each must be copied in before that step (the build broke once on
+# deploy/deploy.mk).
+copied=$(sed -n '/^RUN make deps/q; s/^COPY \([^ ]*\) .*/\1/p' "$ROOT/deploy/Dockerfile")
+uncopied=
+for f in Makefile $(sed -n 's/^include //p' "$ROOT/Makefile"); do grep -qx -- "$f" <<<"$copied" || uncopied+=" $f"; done
+check "the builder stage copies every makefile before make deps${uncopied:+ (not:$uncopied)}" test -z "$uncopied"
 finish

@@ -20,8 +20,7 @@ TMP=$(mktemp -d /tmp/sockreap-test.XXXXXX)
 NAMESPACES=()
 PIDS=()
 CLEANUPS=()
-FAILS=0
-CHECKS=0
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/tally.sh"
 
 # ours PID: is it still a child of this script? A pid that has exited and
 # been reaped may already belong to someone else (another test run, a
@@ -44,16 +43,19 @@ cleanup() {
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for c in "${CLEANUPS[@]}"; do eval "$c" 2>/dev/null; done
 	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	if [ "$FAILS" -gt 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
-		echo "  logs kept in $TMP"
-	else
+	if [ "$FAILS" -gt 0 ] && [ -n "${SR_KEEP_FAILED:-}" ]; then
+		# In a guest, whose /tmp dies with it: the logs (not the bulk data)
+		# go to the results share, which the host keeps (tests/kernels/run.sh).
+		local dst=$SR_KEEP_FAILED/$(basename "$0" .sh).$$
+		mkdir -p "$dst" && (cd "$TMP" && find . -type f -size -16M -exec cp --parents {} "$dst" \; 2>/dev/null)
+		echo "  logs kept in the results share: kept/${dst##*/}"
 		rm -rf "$TMP"
+	else
+		keep_tmp "$TMP"
 	fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-skip() { echo "SKIP: $*"; exit 77; }
 
 require_env() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
@@ -130,9 +132,13 @@ stop_daemon() {
 
 # pair NS PORT NAME SERVER_MODE CLIENT_MODE DURATION [CLIENT_EXTRA...]:
 # server and client of one connection; sets SRV_PID and CLI_PID.
+# SERVER_EXTRA=(...) before the call adds server options for that call.
+SERVER_EXTRA=()
 pair() {
 	local ns=$1 port=$2 name=$3 smode=$4 cmode=$5 dur=$6; shift 6
-	bg_ns "$name-server" "$ns" "$TCPDRV" server --port "$port" --mode "$smode" --duration "$dur"
+	bg_ns "$name-server" "$ns" "$TCPDRV" server --port "$port" --mode "$smode" --duration "$dur" \
+		"${SERVER_EXTRA[@]}"
+	SERVER_EXTRA=()
 	SRV_PID=$BG_PID
 	wait_for "$TMP/$name-server.out" '^listening' 5 || { echo "FAIL: $name server did not listen"; exit 1; }
 	bg_ns "$name-client" "$ns" "$TCPDRV" client --port "$port" --mode "$cmode" --duration "$dur" "$@"
@@ -155,32 +161,43 @@ NFT
 }
 undrop() { nsenter --net="/run/netns/$1" nft delete table inet srt; }
 
+# metric FILE NAME: the value of an unlabelled sample in a metrics file.
+metric() { awk -v m="$2" '$1 == m { print $2 }' "$1"; }
+
 # result FILE: the last result= line's result.
 result_of() { grep -o '^result=[a-z]*' "$1" | tail -1 | cut -d= -f2; }
 field_of() { grep '^result=' "$1" | tail -1 | grep -o "$2=[^ ]*" | cut -d= -f2; }
-
-ok() { CHECKS=$((CHECKS + 1)); echo "  ok   $*"; }
-fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "  FAIL $*"; }
-
-# check DESCRIPTION CMD...: pass if CMD succeeds.
-check() {
-	local d=$1; shift
-	if "$@"; then ok "$d"; else fail "$d"; fi
-}
 
 expect_result() { # NAME FILE WANT
 	local got; got=$(result_of "$2")
 	if [ "$got" = "$3" ]; then ok "$1: result=$got"; else fail "$1: result=${got:-none}, want $3 ($(tail -1 "$2"))"; fi
 }
 
-# expect_live NAME FILE DUR: ran to its deadline, or saw its peer close at
-# the peer's own deadline (not earlier: an early EOF/error is a reap).
+# The other end's output: X-server.out <-> X-client.out.
+peer_of() {
+	case $1 in
+	*-server.out) echo "${1%-server.out}-client.out" ;;
+	*-client.out) echo "${1%-client.out}-server.out" ;;
+	esac
+}
+
+# expect_live NAME FILE [DUR]: the connection was never cut. Judged by what
+# each end saw, never by which of two deadlines fired first: this end ran to
+# its own deadline (result=timeout), or it ended (EOF, or the reset of a
+# close with data unread) after its peer had reached the peer's own deadline
+# intact (the peer's result=timeout, printed before it closed).
 expect_live() {
-	local got el; got=$(result_of "$2"); el=$(field_of "$2" elapsed)
-	if [ "$got" = timeout ] || { [ "$got" = eof ] && [ "$(echo "${el:-0} >= $3 - $(scaled 1)" | bc)" = 1 ]; }; then
-		ok "$1: untouched until the deadline (result=$got after ${el}s)"
+	local got at peer pgot pat
+	got=$(result_of "$2") at=$(field_of "$2" at)
+	peer=$(peer_of "$2")
+	pgot=$(result_of "$peer" 2>/dev/null) pat=$(field_of "$peer" at 2>/dev/null)
+	if [ "$got" = timeout ]; then
+		ok "$1: untouched until its deadline (result=timeout after $(field_of "$2" elapsed)s)"
+	elif [ "$got" = eof ] || [ "$got" = error ] && [ "$pgot" = timeout ] && [ -n "$at" ] && [ -n "$pat" ] &&
+		[ "$(echo "$at >= $pat - 0.01" | bc)" = 1 ]; then
+		ok "$1: ended (result=$got errno=$(field_of "$2" errno)) after its peer reached its own deadline intact"
 	else
-		fail "$1: result=${got:-none} after ${el:-?}s, want to last ${3}s ($(tail -1 "$2"))"
+		fail "$1: result=${got:-none} at ${at:-?}, its peer result=${pgot:-none} at ${pat:-?} ($(tail -1 "$2"))"
 	fi
 }
 
@@ -218,11 +235,10 @@ wait_pids() {
 	for p in "$@"; do alive "$p" && sig KILL "$p"; wait "$p" 2>/dev/null; done
 }
 
-finish() {
-	# A sanitized build reports memory errors and leaks on stderr.
+# Before finish's count (tally.sh): a sanitized build reports memory errors
+# and leaks on stderr.
+pre_finish() {
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP"/*.out 2>/dev/null; then
 		fail "sanitizer report in the files above"
 	fi
-	echo "  $((CHECKS - FAILS)) of $CHECKS checks passed"
-	[ "$FAILS" -eq 0 ]
 }

@@ -52,9 +52,8 @@ LIMIT=$(echo "$PERIOD + $GRACE + 2 * $INTERVAL + $(scaled 1)" | bc)
 check "reaped $(echo "$reap_at - $SIGNALLED" | bc) s after the send (<= period + grace + 2 intervals + 1 = $LIMIT)" \
 	test "$(echo "${reap_at:-0} > 0 && $reap_at - $SIGNALLED <= $LIMIT" | bc)" = 1
 
-metric() { awk -v m="$1" '$1 == m { print $2 }' "$TMP/metrics.prom"; }
-WALKS=$(metric sockreap_backstop_walks_total) STEPS=$(metric sockreap_backstop_steps_total)
-VISITED=$(metric sockreap_backstop_sockets_total)
+WALKS=$(metric "$TMP/metrics.prom" sockreap_backstop_walks_total) STEPS=$(metric "$TMP/metrics.prom" sockreap_backstop_steps_total)
+VISITED=$(metric "$TMP/metrics.prom" sockreap_backstop_sockets_total)
 check "at least one walk reached its end (walks=$WALKS)" test "${WALKS:-0}" -ge 1
 check "each walk took several steps ($STEPS steps for $WALKS walks, $((2 * IDLE)) sockets)" \
 	test "${WALKS:-0}" -ge 1 -a "${STEPS:-0}" -ge $((3 * ${WALKS:-1}))

@@ -15,10 +15,12 @@ LOG=$TMP/daemon.out
 
 pair "$NS" 6401 frozen send read $DUR
 FROZEN_SRV=$SRV_PID FROZEN_CLI=$CLI_PID
+# Paced at 1 MB/s to a reader that keeps up: its window never closes, so the
+# last word the sender heard is an open window, whatever the scheduler does
+# to the reader. Once dropped the sender hears nothing at all.
+SERVER_EXTRA=(--rate 1048576 --chunk 16384)
 pair "$NS" 6402 dropped send read $DUR
 DROPPED_SRV=$SRV_PID
-# Dropped at once, before the reader could ever fall behind and advertise
-# a zero window: from then on the sender hears nothing at all.
 drop_to_port "$NS" 6402
 sleep "$(scaled 0.3)"
 sig STOP "$FROZEN_CLI"

@@ -2,15 +2,15 @@
 # The two other silent deaths. rx_idle (--idle-timeout): a client blocked in
 # recv() whose server went silent wakes with EOF; a connection that receives
 # pings or keepalive replies never does, and without --idle-timeout nothing
-# is ever reaped for idleness. peer_gone: the peer closed, the owner holds the
-# socket un-read in CLOSE_WAIT; after the grace it is shut down and leaves
-# CLOSE_WAIT.
+# is ever reaped for idleness. peer_gone (--peer-gone-timeout, opt-in): the
+# peer closed, the owner holds the socket un-read in CLOSE_WAIT; after the
+# timeout it is shut down and leaves CLOSE_WAIT.
 . "$(dirname "$0")/lib.sh"
 require_env
 
 IDLE=2 INTERVAL=0.5 DUR=7
 new_netns NS idle
-start_daemon "$NS" daemon --idle-timeout $IDLE --stall-grace 1.5 --interval $INTERVAL
+start_daemon "$NS" daemon --idle-timeout $IDLE --stall-grace 1.5 --peer-gone-timeout 1.5 --interval $INTERVAL
 LOG=$TMP/daemon.out
 
 T0=$(date +%s.%N)

@@ -50,12 +50,17 @@ CLI=$BG_PID
 wait_for "$TMP/evil-client.out" '^connected' 5
 sleep 0.3
 sig STOP "$CLI"
-sleep 1
-"$SOCKREAP" list --json --control-socket "$SOCK" >"$TMP/list1.json"
+age() { python3 -c 'import json,sys; r=[x for x in json.load(open(sys.argv[1])) if x["laddr"].endswith(":6101")]; print(r[0]["stall_age_s"] if r and r[0]["reason"]=="send_stall" else -1)' "$1"; }
+# The stall starts when the reader's buffer is full, some time after the
+# STOP: ask until the daemon shows it half a second old (at most 2.5 s).
+for ((i = 0; i < 25; i++)); do
+	sleep 0.1
+	"$SOCKREAP" list --json --control-socket "$SOCK" >"$TMP/list1.json"
+	[ "$(echo "$(age "$TMP/list1.json") > 0.5" | bc)" = 1 ] && break
+done
 sleep 1
 "$SOCKREAP" list --json --control-socket "$SOCK" >"$TMP/list2.json"
 "$SOCKREAP" list --control-socket "$SOCK" >"$TMP/list.txt"
-age() { python3 -c 'import json,sys; r=[x for x in json.load(open(sys.argv[1])) if x["laddr"].endswith(":6101")]; print(r[0]["stall_age_s"] if r and r[0]["reason"]=="send_stall" else -1)' "$1"; }
 a1=$(age "$TMP/list1.json") a2=$(age "$TMP/list2.json")
 check "list --json shows the wedged socket stalling (age ${a1}s)" test "$(echo "$a1 > 0.5" | bc)" = 1
 check "and its stall age grows (${a1}s -> ${a2}s)" test "$(echo "$a2 > $a1 + 0.5" | bc)" = 1

@@ -34,9 +34,8 @@ expect_live "bulk transfer client" "$TMP/bulk-client.out" $DUR
 check "reaps found their owner through /proc" bash -c "grep 'event=reap' '$LOG' | grep -c 'result=ok .*comm=tcpdrv' | grep -qx 2"
 # Not a walk of every socket per scan: the ACKs and retransmissions revealed
 # the queues, and the backstop walk (every 10 s) looks up queued sockets only.
-metric() { awk -v m="$1" '$1 == m { print $2 }' "$TMP/metrics.prom"; }
-SCANS=$(metric sockreap_scans_total)
-WALKED=$(metric 'sockreap_bpf_events_total{program="iter_tcp"}')
+SCANS=$(metric "$TMP/metrics.prom" sockreap_scans_total)
+WALKED=$(metric "$TMP/metrics.prom" 'sockreap_bpf_events_total{program="iter_tcp"}')
 check "sockets looked up by sweeps ($WALKED) fewer than scans ($SCANS), not 6 per scan" \
 	test "${WALKED:-999999}" -lt "${SCANS:-0}"
 undrop "$NS"

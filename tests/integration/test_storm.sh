@@ -6,9 +6,13 @@
 . "$(dirname "$0")/lib.sh"
 require_env
 
-# In a guest (SR_TIME_SCALE) every time is scaled, the reaping budget included.
+# In a guest (SR_TIME_SCALE) every time is scaled, the reaping budget
+# twice over: the budget is CPU work (2 000 pidfd_getfd + shutdown + log
+# line), which TCG slows about tenfold, not threefold (bullseye, 2000 reaps:
+# 3.1 s after the first, against a scaled budget of 3 s).
 COUNT=${STORM_COUNT:-2000} OWNERS=${STORM_OWNERS:-20}
-GRACE=$(scaled 2) INTERVAL=$(scaled 0.25) BUDGET=$(scaled 1) DUR=$(scaled_int 60)
+GRACE=$(scaled 2) INTERVAL=$(scaled 0.25) DUR=$(scaled_int 60)
+if [ "${SR_TIME_SCALE:-1}" = 1 ]; then BUDGET=1; else BUDGET=$(scaled 2); fi
 ulimit -n $((COUNT + 1024)) 2>/dev/null || skip "cannot raise the fd limit to $((COUNT + 1024)) (each side holds COUNT)"
 LIMIT=$(echo "$GRACE + $INTERVAL + $BUDGET" | bc)
 

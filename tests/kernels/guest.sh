@@ -87,6 +87,8 @@ ip link set lo up || say "ip link set lo up failed"
 hostname "sockreap-$(uname -r)" 2>/dev/null
 cd "$SR_CWD" || { say "no directory $SR_CWD"; echo 1 > "$R/status"; halt; }
 
+# A failing integration test leaves its logs here (tests/integration/lib.sh).
+export SR_KEEP_FAILED=$R/kept
 say "running in $SR_CWD (limit ${SR_TIMEOUT}s): ${SR_ARGV[*]}"
 # One argument is a shell command line; several are an argv run as given.
 if [[ ${#SR_ARGV[@]} -eq 1 ]]; then

@@ -6,15 +6,18 @@
  *   tcpdrv server --mode swap   a child sends; on SIGUSR1 its fd number gets a fresh socket
  *   tcpdrv server|client --mode holdall [--count N] many idle connections held open
  *   common: --mode ping [--every S], --mode hold, --keepalive S (SO_KEEPALIVE every S s)
- *   tcpdrv client --mode request   send a request, half-close (SHUT_WR), read the answer to EOF
- *   tcpdrv server --mode answer [--every S] [--count B]   read the request to EOF, work S
- *                                  seconds, send a B-byte answer, close
+ *   tcpdrv client --mode request [--fin-after S]   send a request, half-close (SHUT_WR) S
+ *                                  seconds later, read the answer to EOF
+ *   tcpdrv server --mode answer [--every S] [--count B] [--how eof|early|late|peek|accept-late]
+ *                                  [--backlog N]   reach the request as --how says (see
+ *                                  run_answer), work S seconds, send a B-byte answer, close
  *   tcpdrv server --mode readhold  read to EOF, then keep the socket (a CLOSE_WAIT leak)
  *   tcpdrv server --mode flood --count N [--procs P]   accept N connections (over P
  *                                  processes), fill each send queue, report when each is shut
  *   tcpdrv client --mode holdall --count N   (with flood: small receive buffers, never read)
- *   tcpdrv server --mode zerowin   fill the peer's window with nothing left unacknowledged,
- *                                  say "window_closed", then on SIGUSR1 send behind it
+ *   tcpdrv server --mode zerowin [--sendfile]   fill the peer's window with nothing left
+ *                                  unacknowledged, say "window_closed", then on SIGUSR1 send
+ *                                  (or sendfile(2)) behind it
  *
  * Every run is bounded by --duration. The last line on stdout says how it
  * ended: "result=error errno=EPIPE elapsed=2.41 bytes=N" when a send or read
@@ -33,7 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <stdbool.h>
 #include <sys/time.h>
@@ -42,11 +48,12 @@
 #include <unistd.h>
 
 struct args {
-	const char *role, *mode, *host;
+	const char *role, *mode, *host, *how;
 	int port;
-	double duration, rate, reuse_after, every, keepalive;
+	double duration, rate, reuse_after, every, keepalive, fin_after;
+	bool sendfile;
 	unsigned long long count;
-	int procs;
+	int procs, backlog;
 	size_t chunk;
 };
 
@@ -108,13 +115,67 @@ static int send_until(int fd, double deadline, size_t chunk, unsigned long long 
 	return err;
 }
 
-/* Send until an error (the reap) or the deadline. */
-static int run_send(int fd, double deadline, size_t chunk)
+/* Send exactly count bytes (or until an error or the deadline), at most rate
+ * bytes/s (0: as fast as the window allows); 0 or the errno. */
+static int send_count(int fd, double deadline, size_t chunk, unsigned long long count, double rate,
+		      unsigned long long *bytes)
+{
+	char *buf = calloc(1, chunk);
+	double t0 = mono();
+	int err = 0;
+
+	while (*bytes < count && mono() < deadline) {
+		size_t want = count - *bytes < chunk ? (size_t)(count - *bytes) : chunk;
+		ssize_t n;
+
+		if (rate > 0) {
+			double allowed = rate * (mono() - t0) - (double)*bytes;
+
+			if (allowed < 1) {
+				usleep(5000);
+				continue;
+			}
+			if (allowed < (double)want)
+				want = (size_t)allowed;
+		}
+		set_timeout(fd, SO_SNDTIMEO, deadline - mono());
+		n = send(fd, buf, want, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		*bytes += (unsigned long long)n;
+	}
+	free(buf);
+	return err;
+}
+
+static int read_to_eof(int fd, double deadline, unsigned long long *bytes);
+
+/* Send until an error (the reap) or the deadline; with count, exactly that
+ * many bytes (paced to rate, if set), then an orderly close (result=sent
+ * once the peer closed too). */
+static int run_send(int fd, double deadline, size_t chunk, unsigned long long count, double rate)
 {
 	unsigned long long bytes = 0;
-	int err = send_until(fd, deadline, chunk, &bytes);
+	int err;
 
-	finish(err ? "error" : "timeout", err, bytes);
+	if (!count && rate > 0)
+		count = ~0ull; /* paced, and unbounded but for the deadline */
+	if (!count) {
+		err = send_until(fd, deadline, chunk, &bytes);
+		finish(err ? "error" : "timeout", err, bytes);
+		return 0;
+	}
+	err = send_count(fd, deadline, chunk, count, rate, &bytes);
+	if (!err && bytes == count && !shutdown(fd, SHUT_WR)) {
+		unsigned long long rest = 0;
+
+		err = read_to_eof(fd, deadline, &rest);
+	}
+	finish(err ? "error" : bytes == count ? "sent" : "timeout", err, bytes);
 	return 0;
 }
 
@@ -162,33 +223,62 @@ static int run_idle(int fd, double deadline)
 	return run_read(fd, deadline, 0);
 }
 
-static int listen_on(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+/* --mptcp: every socket is IPPROTO_MPTCP (its TCP subflows are kernel sockets). */
+static int g_proto;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+/* host:port as a socket address; IPv6 when host has a ':'. Its length. */
+static socklen_t sockaddr_of(const char *host, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			goto bad;
+		return sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			goto bad;
+		return sizeof(*a4);
+	}
+bad:
+	fprintf(stderr, "tcpdrv: bad address %s\n", host);
+	exit(2);
+}
+
+static int listen_on(const char *host, int port, int backlog)
+{
+	struct sockaddr_storage a;
+	socklen_t al = sockaddr_of(host, port, &a);
+	int one = 1, fd = socket(a.ss_family, SOCK_STREAM, g_proto);
+
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4096)) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, al) || listen(fd, backlog)) {
 		perror("listen");
 		exit(1);
 	}
 	return fd;
 }
 
-
+/* Connect from source address src (IPv4, for the churn's spread of ports). */
 static int connect_from(uint32_t src, const char *host, int port, double deadline)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct sockaddr_in b = { .sin_family = AF_INET };
+	struct sockaddr_storage a;
+	socklen_t al = sockaddr_of(host, port, &a);
 
 	b.sin_addr.s_addr = src;
-	inet_pton(AF_INET, host, &a.sin_addr);
 	while (mono() < deadline) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int fd = socket(a.ss_family, SOCK_STREAM, g_proto);
 
-		if (bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0 &&
-		    connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		if ((a.ss_family != AF_INET || bind(fd, (struct sockaddr *)&b, sizeof(b)) == 0) &&
+		    connect(fd, (struct sockaddr *)&a, al) == 0)
 			return fd;
 		close(fd);
 		usleep(50000);
@@ -206,15 +296,15 @@ static int connect_to(const char *host, int port, double deadline)
  * small): thousands of never-read connections then hold kilobytes each. */
 static int connect_small(const char *host, int port, double deadline)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_storage a;
+	socklen_t al = sockaddr_of(host, port, &a);
 	int rcvbuf = 4096;
 
-	inet_pton(AF_INET, host, &a.sin_addr);
 	while (mono() < deadline) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int fd = socket(a.ss_family, SOCK_STREAM, g_proto);
 
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
+		if (connect(fd, (struct sockaddr *)&a, al) == 0)
 			return fd;
 		close(fd);
 		usleep(50000);
@@ -250,7 +340,7 @@ static int run_reuse(int lfd, int fd, const struct args *a, double deadline)
 	child = fork();
 	if (child == 0) { /* sender on the stalled socket */
 		close(fd);
-		run_send(keep, deadline, a->chunk);
+		run_send(keep, deadline, a->chunk, 0, 0);
 		_exit(0);
 	}
 	close(keep);
@@ -419,7 +509,33 @@ static int run_swap(int lfd, int fd, const struct args *a, double deadline)
  * send until an error or the deadline. The data is queued behind a zero
  * window: never transmitted, so never retransmitted, and no ACK comes back.
  */
-static int run_zerowin(int fd, double deadline)
+/* sendfile(2) from a 1 MB memfd, over and over, until an error or the deadline. */
+static int sendfile_until(int fd, double deadline, unsigned long long *bytes)
+{
+	int src = memfd_create("tcpdrv", MFD_CLOEXEC), err = 0;
+
+	if (src < 0 || ftruncate(src, 1 << 20))
+		return errno;
+	while (!err && mono() < deadline) {
+		off_t off = 0;
+
+		set_timeout(fd, SO_SNDTIMEO, deadline - mono());
+		while (off < (1 << 20) && mono() < deadline) {
+			ssize_t n = sendfile(fd, src, &off, (size_t)((1 << 20) - off));
+
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				err = errno;
+				break;
+			}
+			if (n > 0)
+				*bytes += (unsigned long long)n;
+		}
+	}
+	close(src);
+	return err;
+}
+
+static int run_zerowin(int fd, double deadline, bool sendfile)
 {
 	unsigned long long bytes = 0;
 	static char buf[65536];
@@ -469,7 +585,7 @@ static int run_zerowin(int fd, double deadline)
 		finish("timeout", 0, bytes);
 		return 0;
 	}
-	err = send_until(fd, deadline, 65536, &bytes);
+	err = sendfile ? sendfile_until(fd, deadline, &bytes) : send_until(fd, deadline, 65536, &bytes);
 	finish(err ? "error" : "timeout", err, bytes);
 	return 0;
 }
@@ -568,15 +684,23 @@ static int run_forked(int fd, const struct args *a, double deadline, bool exit_p
 		return run_read(fd, deadline, 0) + (int)(fflush(stdout) & 0);
 	printf("child pid=%d\n", child);
 	fflush(stdout);
-	run_send(fd, deadline, a->chunk);
+	run_send(fd, deadline, a->chunk, 0, 0);
 	waitpid(child, NULL, 0);
 	return 0;
 }
 
 /* request (client): a request, then SHUT_WR like `nc -N`; the answer is read to EOF. */
-static int run_request(int fd, double deadline)
+static int run_request(int fd, double deadline, double fin_after)
 {
-	if (send(fd, "GET /answer\n", 12, MSG_NOSIGNAL) != 12 || shutdown(fd, SHUT_WR)) {
+	if (send(fd, "GET /answer\n", 12, MSG_NOSIGNAL) != 12) {
+		finish("error", errno, 0);
+		return 0;
+	}
+	/* --fin-after: let a server that reads its request at once take it
+	 * before the FIN comes (it then never reads the FIN). */
+	if (fin_after > 0)
+		usleep((useconds_t)(fin_after * 1e6));
+	if (shutdown(fd, SHUT_WR)) {
 		finish("error", errno, 0);
 		return 0;
 	}
@@ -604,21 +728,73 @@ static int read_to_eof(int fd, double deadline, unsigned long long *bytes)
 	}
 }
 
-/* answer (server): read the request to EOF, work `every` seconds, answer, close. */
-static int run_answer(int fd, double deadline, double work, unsigned long long size)
+/*
+ * Notice the peer's close without consuming it, as an event loop does:
+ * epoll with EPOLLRDHUP, then a MSG_PEEK of the request. copied_seq does not
+ * move: to the kernel the FIN is still unread. 0, or the errno.
+ */
+static int peek_eof(int fd, double deadline, unsigned long long *bytes)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP }, got;
+	char buf[4096];
+	int ep = epoll_create1(EPOLL_CLOEXEC), err = 0;
+	ssize_t n;
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+		return errno;
+	while (mono() < deadline) {
+		int r = epoll_wait(ep, &got, 1, 50);
+
+		if (r < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
+		if (r == 1 && (got.events & EPOLLRDHUP))
+			break;
+	}
+	close(ep);
+	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0)
+		*bytes = (unsigned long long)n;
+	return err;
+}
+
+/*
+ * answer (server): a half-closed client's request answered after `every`
+ * seconds of work, as --how says the server reaches it:
+ *   eof    read the request to EOF, then work (the default)
+ *   early  read the request once, before the client's FIN arrives, then work
+ *          without another recv (the FIN stays unread)
+ *   late   a busy server: work first, request and FIN unread meanwhile
+ *   peek   notice the EOF with EPOLLRDHUP and MSG_PEEK, consume nothing, work
+ *   accept-late (main): the connection waits in the accept queue meanwhile
+ * then send `size` bytes, read what is left to EOF, and close.
+ */
+static int run_answer(int fd, double deadline, double work, unsigned long long size, const char *how)
 {
 	unsigned long long got = 0, sent = 0;
 	char *buf = calloc(1, 65536);
-	int err = read_to_eof(fd, deadline, &got);
+	bool early = !strcmp(how, "early"), late = !strcmp(how, "late"), peek = !strcmp(how, "peek");
+	int err = 0;
+	ssize_t n;
 
+	if (early) {
+		set_timeout(fd, SO_RCVTIMEO, deadline - mono());
+		n = recv(fd, buf, 65536, 0);
+		err = n < 0 ? errno : 0;
+		got = n > 0 ? (unsigned long long)n : 0;
+	} else if (peek) {
+		err = peek_eof(fd, deadline, &got);
+	} else if (!late) {
+		err = read_to_eof(fd, deadline, &got);
+	}
 	if (!err) {
-		printf("request=%llu eof\n", got);
+		printf("request=%llu how=%s\n", got, how);
 		fflush(stdout);
 		usleep((useconds_t)(work * 1e6));
 	}
 	while (!err && sent < size) {
 		size_t want = size - sent < 65536 ? (size_t)(size - sent) : 65536;
-		ssize_t n;
 
 		set_timeout(fd, SO_SNDTIMEO, deadline - mono());
 		n = send(fd, buf, want, MSG_NOSIGNAL);
@@ -628,6 +804,12 @@ static int run_answer(int fd, double deadline, double work, unsigned long long s
 			sent += (unsigned long long)n;
 		if (mono() >= deadline)
 			break;
+	}
+	/* What is still unread (the request, the FIN) is read before the close:
+	 * a close with unread data sends RST and drops the unsent answer. */
+	if (!err && (early || late || peek)) {
+		got = 0;
+		err = read_to_eof(fd, deadline, &got);
 	}
 	free(buf);
 	close(fd);
@@ -721,10 +903,13 @@ int main(int argc, char **argv)
 		{ "reuse-after", required_argument, 0, 'u' }, { "every", required_argument, 0, 'e' },
 		{ "keepalive", required_argument, 0, 'k' },	   { "count", required_argument, 0, 'n' },
 		{ "procs", required_argument, 0, 'P' },
+		{ "how", required_argument, 0, 'w' },	   { "fin-after", required_argument, 0, 'f' },
+		{ "sendfile", no_argument, 0, 'S' },	   { "backlog", required_argument, 0, 'b' },
+		{ "mptcp", no_argument, 0, 'M' },
 		{ 0, 0, 0, 0 },
 	};
 	struct args a = { .host = "127.0.0.1", .duration = 10, .chunk = 65536, .reuse_after = 1,
-			  .every = 0.5, .procs = 1 };
+			  .every = 0.5, .procs = 1, .how = "eof", .backlog = 4096 };
 	double deadline;
 	int c, fd, lfd = -1;
 
@@ -747,6 +932,11 @@ int main(int argc, char **argv)
 		case 'k': a.keepalive = atof(optarg); break;
 		case 'n': a.count = strtoull(optarg, NULL, 10); break;
 		case 'P': a.procs = atoi(optarg); break;
+		case 'w': a.how = optarg; break;
+		case 'f': a.fin_after = atof(optarg); break;
+		case 'S': a.sendfile = true; break;
+		case 'b': a.backlog = atoi(optarg); break;
+		case 'M': g_proto = 262 /* IPPROTO_MPTCP */; break;
 		default: return 2;
 		}
 	}
@@ -763,7 +953,7 @@ int main(int argc, char **argv)
 	if (!strcmp(a.mode, "holdall") && !strcmp(a.role, "client"))
 		return run_holdall_client(&a, deadline);
 	if (!strcmp(a.role, "server")) {
-		lfd = listen_on(a.port);
+		lfd = listen_on(a.host, a.port, a.backlog);
 		printf("listening port=%d pid=%d\n", a.port, getpid());
 		fflush(stdout);
 		if (!strcmp(a.mode, "churn"))
@@ -772,6 +962,13 @@ int main(int argc, char **argv)
 			return run_holdall_server(lfd, deadline);
 		if (!strcmp(a.mode, "flood"))
 			return run_flood(lfd, a.count, a.procs, deadline);
+		/* answer --how accept-late: the connection waits in the accept
+		 * queue (a backlog of 1 is full with it) while the server works. */
+		if (!strcmp(a.mode, "answer") && !strcmp(a.how, "accept-late")) {
+			usleep((useconds_t)(a.every * 1e6));
+			a.every = 0;
+			a.how = "eof";
+		}
 		fd = accept_one(lfd, deadline);
 	} else {
 		fd = connect_to(a.host, a.port, deadline);
@@ -787,7 +984,7 @@ int main(int argc, char **argv)
 		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs));
 	}
 	if (!strcmp(a.mode, "send"))
-		return run_send(fd, deadline, a.chunk);
+		return run_send(fd, deadline, a.chunk, a.count, a.rate);
 	if (!strcmp(a.mode, "read"))
 		return run_read(fd, deadline, 0);
 	if (!strcmp(a.mode, "trickle"))
@@ -799,9 +996,9 @@ int main(int argc, char **argv)
 	if (!strcmp(a.mode, "hold"))
 		return run_hold(fd, deadline);
 	if (!strcmp(a.mode, "request"))
-		return run_request(fd, deadline);
+		return run_request(fd, deadline, a.fin_after);
 	if (!strcmp(a.mode, "answer"))
-		return run_answer(fd, deadline, a.every, a.count ? a.count : 1 << 20);
+		return run_answer(fd, deadline, a.every, a.count ? a.count : 1 << 20, a.how);
 	if (!strcmp(a.mode, "readhold"))
 		return run_readhold(fd, deadline);
 	if (!strcmp(a.mode, "close")) { /* close at once: the peer is left in CLOSE_WAIT */
@@ -811,7 +1008,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(a.mode, "zerowin"))
-		return run_zerowin(fd, deadline);
+		return run_zerowin(fd, deadline, a.sendfile);
 	if (!strcmp(a.mode, "forkexit"))
 		return run_forked(fd, &a, deadline, true);
 	if (!strcmp(a.mode, "shared"))

@@ -1,8 +1,11 @@
-/* test_episodes.c - the stall episode life cycle of user/episodes.c. */
+/* test_episodes.c - the stall episode life cycle of user/episodes.c: one
+ * socket over two scans as a table, the rest one story per test. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -20,68 +23,76 @@ static struct episode *fire(struct episodes *eps, uint64_t cookie, uint64_t onse
 	return episodes_at(eps, (size_t)k);
 }
 
-static void test_new_episode_due_once(void **state)
+/* cmocka 1.1 cannot put a message on an assert: name the row, then assert. */
+static void assert_row(const char *what, const char *check, bool got, bool want)
 {
-	struct episodes eps = { 0 };
-	struct episode *ep;
-	bool is_new;
-
-	(void)state;
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(100), S(130), &is_new);
-	assert_true(is_new);
-	assert_true(episode_due(ep, S(130)));
-	episode_acted(ep, true, S(130), S(30)); /* shut down */
-	episodes_commit(&eps);
-
-	/* The same stall, next scan: known, settled, never due again. */
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(100), S(131), &is_new);
-	assert_false(is_new);
-	assert_false(episode_due(ep, S(131)));
-	assert_false(episode_due(ep, S(100000)));
-	episodes_commit(&eps);
-	episodes_free(&eps);
+	if (got != want)
+		print_error("%s: %s is %s, want %s\n", what, check, got ? "true" : "false",
+			    want ? "true" : "false");
+	assert_true(got == want);
 }
 
-static void test_retry_after_grace(void **state)
+/*
+ * Every story starts the same: socket 7, stalled since 100 s, fires at
+ * 130 s in the first scan, a new episode due at once.
+ */
+static struct episode *first_scan(struct episodes *eps, const char *what)
 {
-	struct episodes eps = { 0 };
 	struct episode *ep;
 	bool is_new;
 
-	(void)state;
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(100), S(130), &is_new);
-	episode_acted(ep, false, S(130), S(30)); /* e.g. no_owner: try again */
-	episodes_commit(&eps);
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(100), S(159), &is_new);
-	assert_false(is_new);
-	assert_false(episode_due(ep, S(159)));
-	assert_true(episode_due(ep, S(160)));
-	episodes_commit(&eps);
-	episodes_free(&eps);
+	episodes_begin(eps);
+	ep = fire(eps, 7, S(100), S(130), &is_new);
+	assert_row(what, "first scan: new", is_new, true);
+	assert_row(what, "first scan: due at 130 s", episode_due(ep, S(130)), true);
+	return ep;
 }
 
-static void test_new_onset_is_new_episode(void **state)
-{
-	struct episodes eps = { 0 };
-	struct episode *ep;
+/* Acted on in the first scan; what the second scan makes of it. */
+struct second_scan {
+	const char *what;
+	bool settled;	     /* how the first scan's action ended */
+	uint64_t onset, now; /* the verdict of the second scan */
 	bool is_new;
+	struct {
+		uint64_t at; /* 0 ends the list */
+		bool due;
+	} due[2];
+};
+
+static void test_second_scan(void **state)
+{
+	static const struct second_scan cases[] = {
+		{ "shut down: the same stall is known, never due again", true, S(100), S(131), false,
+		  { { S(131), false }, { S(100000), false } } },
+		{ "not settled (e.g. no_owner): due after another grace", false, S(100), S(159), false,
+		  { { S(159), false }, { S(160), true } } },
+		{ "progress, then a new stall: a new episode, due", true, S(200), S(230), true,
+		  { { S(230), true } } },
+	};
 
 	(void)state;
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(100), S(130), &is_new);
-	episode_acted(ep, true, S(130), S(30));
-	episodes_commit(&eps);
-	/* Progress, then a new stall of the same socket: a new episode, due. */
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(200), S(230), &is_new);
-	assert_true(is_new);
-	assert_true(episode_due(ep, S(230)));
-	episodes_commit(&eps);
-	episodes_free(&eps);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct second_scan *c = &cases[i];
+		struct episodes eps = { 0 };
+		struct episode *ep = first_scan(&eps, c->what);
+		bool is_new;
+
+		episode_acted(ep, c->settled, S(130), S(30));
+		episodes_commit(&eps);
+		episodes_begin(&eps);
+		ep = fire(&eps, 7, c->onset, c->now, &is_new);
+		assert_row(c->what, "new", is_new, c->is_new);
+		for (size_t d = 0; d < 2 && c->due[d].at; d++) {
+			char check[48];
+
+			snprintf(check, sizeof(check), "due at %llu s",
+				 (unsigned long long)(c->due[d].at / S(1)));
+			assert_row(c->what, check, episode_due(ep, c->due[d].at), c->due[d].due);
+		}
+		episodes_commit(&eps);
+		episodes_free(&eps);
+	}
 }
 
 static void test_ends_when_verdict_stops(void **state)
@@ -91,8 +102,7 @@ static void test_ends_when_verdict_stops(void **state)
 	bool is_new;
 
 	(void)state;
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(100), S(130), &is_new);
+	ep = first_scan(&eps, __func__);
 	episode_acted(ep, true, S(130), S(30));
 	fire(&eps, 8, S(100), S(130), &is_new);
 	episodes_commit(&eps);
@@ -118,11 +128,9 @@ static void test_settle_and_retry_next_scan(void **state)
 {
 	struct episodes eps = { 0 };
 	struct episode *ep;
-	bool is_new;
 
 	(void)state;
-	episodes_begin(&eps);
-	ep = fire(&eps, 7, S(100), S(130), &is_new);
+	ep = first_scan(&eps, __func__);
 	episode_retry_next_scan(ep, S(130)); /* state unreadable now */
 	assert_true(episode_due(ep, S(131)));
 	episode_retry_next_scan(ep, 0);	     /* even at time zero it is not "settled" */
@@ -156,9 +164,7 @@ static void test_many_sorted_lookup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_episode_due_once),
-		cmocka_unit_test(test_retry_after_grace),
-		cmocka_unit_test(test_new_onset_is_new_episode),
+		cmocka_unit_test(test_second_scan),
 		cmocka_unit_test(test_ends_when_verdict_stops),
 		cmocka_unit_test(test_settle_and_retry_next_scan),
 		cmocka_unit_test(test_many_sorted_lookup),

@@ -58,9 +58,9 @@ static void test_empty(void **state)
 
 static void test_verdict_text(void **state)
 {
-	struct policy_verdict fired = { REASON_SEND_STALL, REASON_NONE, 0, 31200000000ull, 30 * S };
-	struct policy_verdict pending = { REASON_NONE, REASON_SEND_STALL, 0, 12300000000ull, 30 * S };
-	struct policy_verdict none = { REASON_NONE, REASON_NONE, 0, 0, 0 };
+	struct policy_verdict fired = { SR_REASON_SEND_STALL, SR_REASON_NONE, 0, 31200000000ull, 30 * S };
+	struct policy_verdict pending = { SR_REASON_NONE, SR_REASON_SEND_STALL, 0, 12300000000ull, 30 * S };
+	struct policy_verdict none = { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0 };
 	char b[64];
 
 	(void)state;
@@ -76,9 +76,9 @@ static void test_sorted_by_stall_age(void **state)
 {
 	struct sr_sock a = sock(1001, 0, "idle"), b = sock(1002, 500, "far"), c = sock(1003, 500, "near");
 	struct list_row rows[3] = {
-		{ 1, &a, { REASON_NONE, REASON_NONE, 0, 0, 0 }, "default" },
-		{ 2, &b, { REASON_NONE, REASON_SEND_STALL, 0, 25 * S, 30 * S }, "default" },
-		{ 3, &c, { REASON_SEND_STALL, REASON_NONE, 0, 31 * S, 30 * S }, "default" },
+		{ 1, &a, { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0 }, "default" },
+		{ 2, &b, { SR_REASON_NONE, SR_REASON_SEND_STALL, 0, 25 * S, 30 * S }, "default" },
+		{ 3, &c, { SR_REASON_SEND_STALL, SR_REASON_NONE, 0, 31 * S, 30 * S }, "default" },
 	};
 	char *t = render(rows, 3, 100 * S, false);
 	char *p1 = strstr(t, ":1003"), *p2 = strstr(t, ":1002"), *p3 = strstr(t, ":1001");
@@ -94,7 +94,7 @@ static void test_sorted_by_stall_age(void **state)
 static void test_json_escapes_comm(void **state)
 {
 	struct sr_sock a = sock(1001, 10, "a\"b\\c\nd");
-	struct list_row rows[1] = { { 7, &a, { REASON_NONE, REASON_NONE, 0, 0, 0 }, "t\"x" } };
+	struct list_row rows[1] = { { 7, &a, { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0 }, "t\"x" } };
 	char *j = render(rows, 1, 100 * S, true);
 
 	(void)state;
@@ -110,7 +110,7 @@ static void test_json_escapes_comm(void **state)
 static void test_table_keeps_columns_with_hostile_comm(void **state)
 {
 	struct sr_sock a = sock(1001, 10, "x y\tz");
-	struct list_row rows[1] = { { 7, &a, { REASON_NONE, REASON_NONE, 0, 0, 0 }, "default" } };
+	struct list_row rows[1] = { { 7, &a, { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0 }, "default" } };
 	char *t = render(rows, 1, 100 * S, false);
 
 	(void)state;

@@ -165,11 +165,11 @@ static void test_counter_and_gauge_values(void **state)
 
 	(void)state;
 	setup_metrics();
-	m.reaps[REASON_SEND_STALL][REAP_OK] = 3;
-	m.reaps[REASON_PEER_GONE][REAP_MISMATCH] = 1;
-	m.reaps[REASON_RX_IDLE][REAP_DRY_RUN] = 12;
-	m.stalls[REASON_PEER_GONE] = 2;
-	m.stalls[REASON_SEND_STALL] = 9;
+	m.reaps[SR_REASON_SEND_STALL][REAP_OK] = 3;
+	m.reaps[SR_REASON_PEER_GONE][REAP_MISMATCH] = 1;
+	m.reaps[SR_REASON_RX_IDLE][REAP_DRY_RUN] = 12;
+	m.stalls[SR_REASON_PEER_GONE] = 2;
+	m.stalls[SR_REASON_SEND_STALL] = 9;
 	m.sockets_tracked = 17;
 	m.map_capacity = 65536;
 	m.bpf[SR_CNT_MAP_FULL] = 5;
@@ -290,116 +290,6 @@ static void test_build_info_escaped(void **state)
 	}
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = calloc(1, 65536);
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	*len = fread(buf, 1, 65535, f);
-	fclose(f);
-	return buf;
-}
-
-/* Names in dir other than "." and "..". */
-static size_t dir_entries(const char *dir, char names[][256], size_t max)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n < max)
-			snprintf(names[n], sizeof(names[0]), "%s", de->d_name);
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
-static void test_write_file_atomic(void **state)
-{
-	char dir[] = "/tmp/sockreap-test-XXXXXX", path[128], bad[160], names[4][256];
-	const char *first = "sockreap_up 1\n", *second = "sockreap_up 2\nsockreap_more 3\n";
-	struct stat st1, st2;
-	char *got, oldbuf[64] = "";
-	size_t len;
-	mode_t old_umask = umask(022);
-	int oldfd;
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/sockreap.prom", dir);
-
-	assert_int_equal(metrics_write_file(path, first, strlen(first)), 0);
-	got = slurp(path, &len);
-	assert_int_equal(len, strlen(first));
-	assert_memory_equal(got, first, len);
-	free(got);
-	assert_int_equal(dir_entries(dir, names, 4), 1);
-	assert_string_equal(names[0], "sockreap.prom");
-	assert_int_equal(stat(path, &st1), 0);
-	assert_int_equal(st1.st_mode & 0777, 0644);
-
-	/* Replace it: a reader that had the old file open keeps the old content
-	 * whole (rename, not rewrite in place). */
-	oldfd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(oldfd >= 0);
-	assert_int_equal(metrics_write_file(path, second, strlen(second)), 0);
-	assert_int_equal(read(oldfd, oldbuf, sizeof(oldbuf) - 1), (ssize_t)strlen(first));
-	assert_string_equal(oldbuf, first);
-	close(oldfd);
-	assert_int_equal(stat(path, &st2), 0);
-	assert_true(st1.st_ino != st2.st_ino);
-	got = slurp(path, &len);
-	assert_int_equal(len, strlen(second));
-	assert_memory_equal(got, second, len);
-	free(got);
-	assert_int_equal(dir_entries(dir, names, 4), 1);
-
-	/* Empty content: an empty file. */
-	assert_int_equal(metrics_write_file(path, "", 0), 0);
-	assert_int_equal(stat(path, &st2), 0);
-	assert_int_equal(st2.st_size, 0);
-	assert_int_equal(dir_entries(dir, names, 4), 1);
-
-	/* A directory that does not exist: an errno, and nothing left behind. */
-	snprintf(bad, sizeof(bad), "%s/missing/sockreap.prom", dir);
-	assert_int_equal(metrics_write_file(bad, first, strlen(first)), -ENOENT);
-	assert_int_equal(dir_entries(dir, names, 4), 1);
-
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(rmdir(dir), 0);
-	umask(old_umask);
-}
-
-static void test_write_file_rendered(void **state)
-{
-	char dir[] = "/tmp/sockreap-test-XXXXXX", path[128], names[4][256];
-	char *out, *got;
-	size_t len, glen;
-
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/m.prom", dir);
-	setup_metrics();
-	m.sockets_tracked = 3;
-	assert_int_equal(metrics_render(&m, &out, &len), 0);
-	assert_int_equal(metrics_write_file(path, out, len), 0);
-	got = slurp(path, &glen);
-	assert_int_equal(glen, len);
-	assert_memory_equal(got, out, len);
-	assert_int_equal(dir_entries(dir, names, 4), 1);
-	free(got);
-	free(out);
-	assert_int_equal(unlink(path), 0);
-	assert_int_equal(rmdir(dir), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,8 +298,6 @@ int main(void)
 		cmocka_unit_test(test_histogram_rendering),
 		cmocka_unit_test(test_hist_observe_buckets),
 		cmocka_unit_test(test_build_info_escaped),
-		cmocka_unit_test(test_write_file_atomic),
-		cmocka_unit_test(test_write_file_rendered),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
 // validate.js --self-test FILE... - also prove that broken copies of them fail.
 //
 // Two checks per document, both from the kubernetes-models package (the
-// Kubernetes API's OpenAPI schemas, compiled for ajv):
+// Kubernetes API's OpenAPI schemas, compiled for ajv) or, for the custom
+// resources of THIRD_PARTY below, its sibling package for that API group:
 //  - the JSON schema: types, required fields, enum values, formats;
 //  - no unknown field anywhere (as `kubectl apply`'s strict field validation
 //    refuses them): the schemas allow extra keys, so the fields of each type
@@ -19,17 +20,25 @@ const yaml = require("js-yaml");
 const MODELS = path.dirname(require.resolve("kubernetes-models/package.json"));
 const NODE_MODULES = path.dirname(MODELS);
 
+// API groups of custom resources -> the package of their models (same layout:
+// GROUP/VERSION/Kind.d.ts, with the CRD's schema).
+const THIRD_PARTY = {
+	"monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+};
+
 // The model class and its declaration file for an apiVersion and kind.
 function modelFor(apiVersion, kind) {
-	const rel = apiVersion.includes("/") ? apiVersion : apiVersion; // "v1", "apps/v1"
-	let mod;
+	const rel = apiVersion; // "v1", "apps/v1", "monitoring.coreos.com/v1"
+	const pkg = THIRD_PARTY[apiVersion.split("/")[0]] || "kubernetes-models";
+	let mod, dir;
 	try {
-		mod = require(`kubernetes-models/${rel}`);
+		mod = require(`${pkg}/${rel}`);
+		dir = path.dirname(require.resolve(`${pkg}/package.json`));
 	} catch (e) {
 		return null;
 	}
 	if (!mod[kind]) return null;
-	return { Model: mod[kind], dts: path.join(MODELS, rel, `${kind}.d.ts`) };
+	return { Model: mod[kind], dts: path.join(dir, rel, `${kind}.d.ts`) };
 }
 
 // --- fields of a type, from its .d.ts -------------------------------------
@@ -37,6 +46,18 @@ const ifaceCache = new Map();
 
 function stripComments(src) {
 	return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+}
+
+// The text inside the braces when the whole type is one object literal
+// (`{ "name": string; ... }`, as custom resources declare nested types), else null.
+function inlineObjectBody(type) {
+	if (type[0] !== "{") return null;
+	let depth = 0;
+	for (let j = 0; j < type.length; j++) {
+		if (type[j] === "{") depth++;
+		else if (type[j] === "}" && --depth === 0) return j === type.length - 1 ? type.slice(1, j) : null;
+	}
+	return null;
 }
 
 // parseFields(body) -> Map(field -> type text), for an interface body.
@@ -121,6 +142,11 @@ function checkFields(value, type, ctx, at, errors) {
 			for (const [k, v] of Object.entries(value)) checkFields(v, m[1], ctx, `${at}.${k}`, errors);
 		return;
 	}
+	const body = inlineObjectBody(type);
+	if (body !== null) {
+		checkObject(value, { fields: parseFields(body), imports: ctx.imports, file: ctx.file }, at, errors);
+		return;
+	}
 	if (/^I[A-Za-z0-9]+$/.test(type) && ctx.imports.has(type)) {
 		const iface = loadIface(resolveImport(ctx.file, ctx.imports.get(type)), type);
 		if (iface) checkObject(value, iface, at, errors);
@@ -196,14 +222,31 @@ const MUTATIONS = [
 	}],
 ];
 
+// Broken copies of a PrometheusRule (given its first rule's group and the rule).
+function firstRule(doc) {
+	const g = doc.kind === "PrometheusRule" && doc.spec && doc.spec.groups && doc.spec.groups[0];
+	return g && g.rules && g.rules[0] ? { group: g, rule: g.rules[0] } : null;
+}
+const RULE_MUTATIONS = [
+	["a rule without expr", ({ rule }) => { delete rule.expr; }],
+	["a misspelt rule field (annotation)", ({ rule }) => {
+		rule.annotation = rule.annotations; delete rule.annotations;
+	}],
+	["a `for` that is not a duration", ({ rule }) => { rule.for = "5 minutes"; }],
+	["a label value that is not a string", ({ rule }) => { rule.labels = { severity: ["critical"] }; }],
+	["a group without a name", ({ group }) => { delete group.name; }],
+	["an unknown group field (evaluation_interval)", ({ group }) => { group.evaluation_interval = "1m"; }],
+];
+
 function selfTest(file, docs) {
 	let bad = 0;
 	docs.forEach((doc, i) => {
-		if (!podSpec(doc)) return;
-		for (const [what, mutate] of MUTATIONS) {
+		const [target, mutations] = podSpec(doc) ? [podSpec, MUTATIONS]
+			: firstRule(doc) ? [firstRule, RULE_MUTATIONS] : [null, []];
+		for (const [what, mutate] of mutations) {
 			checks++;
 			const copy = JSON.parse(JSON.stringify(doc));
-			mutate(podSpec(copy));
+			mutate(target(copy));
 			const errs = validateDoc(copy);
 			if (errs.length) console.log(`refused ${file}[${i}] with ${what}: ${errs[0]}`);
 			else {
@@ -237,7 +280,9 @@ function main(argv) {
 		if (self) bad += selfTest(f, docs);
 	}
 	const kv = require("kubernetes-models/package.json").version;
-	console.log(`schema: the Kubernetes API of kubernetes-models ${kv}, unknown fields refused`);
+	const crds = Object.entries(THIRD_PARTY)
+		.map(([group, pkg]) => `, ${group} of ${pkg} ${require(`${pkg}/package.json`).version}`).join("");
+	console.log(`schema: the Kubernetes API of kubernetes-models ${kv}${crds}, unknown fields refused`);
 	console.log(`manifests: ${checks - bad} passed, ${bad} failed`);
 	return bad ? 1 : 0;
 }

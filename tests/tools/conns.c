@@ -1,4 +1,5 @@
-/* conns.c - hold N established loopback TCP connections in one process, for the scale benchmark.
+/* conns.c - hold N established loopback TCP connections, for the scale benchmark and the
+ * flood test (tests/integration/test_flood.sh).
  *
  *   conns --count N [--active K] [--ports P] [--base-port B] [--duration S]
  *

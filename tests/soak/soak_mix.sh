@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# soak_mix.sh [BUILD] - the mixed-traffic soak: every live and dead kind of
+# connection at once (tests/tools/soakmix.c), thousands of them, against the
+# real daemons, then every connection's fate compared with its label
+# (tests/soak/report.py). Exit 0 only with zero false reaps and zero misses.
+#
+#   SOAK_SECONDS   how long the traffic runs after the daemons are ready (default 150)
+#   SOAK_COUNT     scale of the connection counts (default 1: ~2 500 at once)
+#   SR_TIME_SCALE  every grace, interval and wait multiplied (emulated guests: 3)
+#   SOAK_KEEP=DIR  keep the fates, logs and report in DIR
+#
+# Two network namespaces: A holds the plain, idle and pg groups (each its own
+# cgroup, so each target selects it), B a slow link (tbf on its loopback).
+# Daemons: one in A (live), one in B (live), and a second one in A in dry-run
+# mode: two daemons on one namespace, and a witness whose every dry-run
+# verdict on a live connection counts as a false reap too.
+. "$(dirname "$0")/../integration/lib.sh"
+require_env
+for c in nft tc python3; do command -v $c >/dev/null || skip "$c not installed (make deps)"; done
+SOAKMIX=$BUILD/tests/soakmix
+[ -x "$SOAKMIX" ] || { echo "FAIL: build first ($SOAKMIX)"; exit 1; }
+
+SECONDS_RUN=${SOAK_SECONDS:-150}
+COUNT=${SOAK_COUNT:-1}
+GRACE=$(scaled 2) INTERVAL=$(scaled 0.5) IDLE=$(scaled 3) PG=$(scaled 2)
+ulimit -n 65536 2>/dev/null || ulimit -n 20000 2>/dev/null || true
+
+CGMNT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+[ -n "$CGMNT" ] || skip "no cgroup2 mount"
+CG=$CGMNT/sockreap-soak-$$
+mkdir -p "$CG"/{plain,idle,pg,slow} || skip "cannot create cgroups under $CGMNT"
+CLEANUPS+=("for d in plain idle pg slow; do for p in \$(cat $CG/\$d/cgroup.procs 2>/dev/null); do kill -KILL \$p; done; done; sleep 0.5; rmdir $CG/{plain,idle,pg,slow} $CG")
+
+new_netns NSA soak-a
+new_netns NSB soak-b
+for ns in "$NSA" "$NSB"; do
+	in_ns "$ns" nft -f - <<'NFT' || { echo "FAIL: nft"; exit 1; }
+table inet soak {
+	set bh { type inet_service; }
+	chain out {
+		type filter hook output priority 0;
+		tcp sport @bh drop
+	}
+}
+NFT
+done
+# B's loopback is a slow link, 20 Mbit/s with an Ethernet MTU: the
+# slow_link kind's senders are faster, so their queues stay full, and move.
+# (At loopback's 64 KB MTU every packet would outgrow tbf's burst and be
+# dropped: a dead link, not a slow one.)
+ip -n "$NSB" link set lo mtu 1500
+in_ns "$NSB" tc qdisc add dev lo root tbf rate 20mbit burst 32kb limit 8mb ||
+	{ echo "FAIL: tbf on $NSB's lo"; exit 1; }
+
+OUT=${SOAK_KEEP:-$TMP/soak}
+mkdir -p "$OUT"
+# worker GROUP NS: soakmix for one group, in its cgroup and namespace.
+worker() {
+	local group=$1 ns=$2
+	bg "worker-$group" sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec nsenter --net="$0" "$@"' \
+		"/run/netns/$ns" "$CG/$group" "$SOAKMIX" run --group "$group" --out "$OUT/fates-$group.jsonl" \
+		--duration "$SECONDS_RUN" --grace "$GRACE" --interval "$INTERVAL" --idle-timeout "$IDLE" \
+		--peer-gone "$PG" --scale "$SR_TIME_SCALE" --count-scale "$COUNT" \
+		--ready "$TMP/ready-$group" --go "$TMP/go"
+	WORKERS+=("$BG_PID")
+}
+WORKERS=()
+worker plain "$NSA"
+worker idle "$NSA"
+worker pg "$NSA"
+worker slow "$NSB"
+for g in plain idle pg slow; do
+	wait_for "$TMP/ready-$g" '^ready' 120 ||
+		{ echo "FAIL: worker $g never got ready:"; cat "$TMP/worker-$g.out"; exit 1; }
+done
+echo "  connections opened before the daemons: $(ss -N "$NSA" -tn state established 2>/dev/null | wc -l) in A"
+
+# The daemons: targets by cgroup (first match wins), the plain flags for the rest of the soak's cgroup.
+RULES=(--stall-grace "$GRACE" --interval "$INTERVAL"
+	--target "name=idle,cgroup=$CG/idle,idle-timeout=$IDLE"
+	--target "name=pg,cgroup=$CG/pg,peer-gone=$PG"
+	--cgroup "$CG")
+start_daemon "$NSA" daemon-a "${RULES[@]}" --metrics-file "$TMP/metrics-a.prom"
+PID_A=$DAEMON_PID
+start_daemon "$NSA" witness "${RULES[@]}" --dry-run --metrics-file "$TMP/metrics-witness.prom"
+PID_W=$DAEMON_PID
+start_daemon "$NSB" daemon-b --stall-grace "$GRACE" --interval "$INTERVAL" --cgroup "$CG/slow" \
+	--metrics-file "$TMP/metrics-b.prom"
+PID_B=$DAEMON_PID
+touch "$TMP/go"
+echo "  traffic for ${SECONDS_RUN}s (grace ${GRACE}s, interval ${INTERVAL}s, idle ${IDLE}s, peer-gone ${PG}s)"
+
+wait_pids $((SECONDS_RUN + 120)) "${WORKERS[@]}"
+# No leak: every soak connection is closed now (churn included), so each
+# daemon's tracked count must come back to the TCP sockets still alive in
+# its namespace (none of the soak's) within 10 s (socket storage re-counts
+# at most every 5 s once the kernel reports skipped runs).
+alive() { ss -N "$1" -Htan | awk '$1 != "LISTEN" && $1 != "TIME-WAIT"' | wc -l; }
+tracked() { metric "$1" sockreap_sockets_tracked; }
+for d in "a $NSA" "witness $NSA" "b $NSB"; do
+	read -r name ns <<<"$d"
+	for ((i = 0; i < $(scaled_int 10) * 10; i++)); do
+		[ "$(tracked "$TMP/metrics-$name.prom")" = "$(alive "$ns")" ] && break
+		sleep 0.1
+	done
+	check "daemon $name: tracked sockets back to those alive in scope after the soak ($(tracked "$TMP/metrics-$name.prom") tracked, $(alive "$ns") alive)" \
+		test "$(tracked "$TMP/metrics-$name.prom")" = "$(alive "$ns")"
+done
+for p in "$PID_A" "$PID_W" "$PID_B"; do
+	stop_daemon "$p"
+	check "daemon $p exits 0 on SIGTERM" test $? = 0
+done
+cp "$TMP"/daemon-a.out "$TMP"/witness.out "$TMP"/daemon-b.out "$TMP"/metrics-*.prom "$OUT"/ 2>/dev/null
+for g in plain idle pg slow; do
+	check "worker $g finished and wrote its fates" grep -q '"summary"' "$OUT/fates-$g.jsonl"
+	grep -v '^{' "$TMP/worker-$g.out" | head -5 | sed 's/^/    worker: /'
+done
+set -o pipefail
+if python3 "$(dirname "$0")/report.py" --fates "$OUT"/fates-*.jsonl --reaper "$OUT/daemon-a.out" \
+	--reaper "$OUT/daemon-b.out" --witness "$OUT/witness.out" --metrics "$OUT"/metrics-a.prom \
+	--metrics "$OUT"/metrics-b.prom --grace "$GRACE" --json "$OUT/report.json" | tee "$OUT/report.txt"; then
+	ok "zero false reaps, zero misses"
+else
+	fail "the soak found false reaps or misses (report above, files in $OUT)"
+	KEEP_LOGS=1
+fi
+finish
