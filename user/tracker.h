@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "census.h"
 #include "sockreap.h"
 #include "sr_recheck.h"
 
@@ -69,12 +70,6 @@ struct tracker_snapshot {
 	uint64_t *keys;
 	struct sr_sock *socks;
 	uint8_t *hot_vals;
-};
-
-/* How many sockets are tracked, in all, kernel ones, and by state. */
-struct tracker_census {
-	uint64_t tracked, kernel;
-	uint64_t states[SR_TCP_NSTATES];
 };
 
 /* A loaded tracing program's kernel-side statistics (bpf_prog_info). */

@@ -194,14 +194,6 @@ bool tracker_candidates_overflowed(struct tracker *t)
 /* A full read every so often at most, and only after lost events. */
 #define CENSUS_READ_EVERY_NS (5 * NS_PER_S)
 
-static void census_of_counters(const uint64_t counters[SR_CNT_MAX], struct tracker_census *c)
-{
-	c->tracked = counters[SR_CNT_INSERTS] - counters[SR_CNT_DELETES];
-	c->kernel = counters[SR_CNT_KERNEL];
-	for (int st = 0; st < SR_TCP_NSTATES; st++)
-		c->states[st] = counters[SR_CNT_STATE_BASE + st];
-}
-
 /* Count every tracked record (the storage path's full read). 0 or -errno. */
 static int census_read(struct tracker *t, struct tracker_census *c)
 {
@@ -219,19 +211,6 @@ static int census_read(struct tracker *t, struct tracker_census *c)
 	}
 	tracker_snapshot_free(&snap);
 	return 0;
-}
-
-/* base + (now - then), never below zero. */
-static uint64_t moved(uint64_t base, uint64_t now, uint64_t then)
-{
-	int64_t v = (int64_t)base + (int64_t)(now - then);
-
-	return v > 0 ? (uint64_t)v : 0;
-}
-
-static bool same_census(const struct tracker_census *a, const struct tracker_census *b)
-{
-	return !memcmp(a, b, sizeof(*a));
 }
 
 /* A full read that events moved under is inexact (a socket created or
@@ -260,7 +239,7 @@ void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint
 	    !census_read(t, &read)) {
 		tracker_counters(t, again);
 		census_of_counters(again, &after);
-		exact = same_census(&ctr, &after);
+		exact = census_counters_still(counters, again);
 		if (exact || ++t->census_tries >= CENSUS_TRIES) {
 			t->census_read = read;
 			t->census_ctr = after;
@@ -274,10 +253,7 @@ void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint
 		t->census_at_ns = now;
 	}
 	/* Until a read is kept both are zero: the counters as they are. */
-	c->tracked = moved(t->census_read.tracked, ctr.tracked, t->census_ctr.tracked);
-	c->kernel = moved(t->census_read.kernel, ctr.kernel, t->census_ctr.kernel);
-	for (int st = 0; st < SR_TCP_NSTATES; st++)
-		c->states[st] = moved(t->census_read.states[st], ctr.states[st], t->census_ctr.states[st]);
+	census_carry(&t->census_read, &ctr, &t->census_ctr, c);
 }
 
 int tracker_refresh(struct tracker *t, uint64_t key, uint32_t netns_ino, int sock_fd,

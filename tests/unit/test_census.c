@@ -1,0 +1,116 @@
+/* test_census.c - the tracked-socket census from the BPF counters, and when
+ * a full read of the records may be trusted (user/census.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "census.h"
+
+/* Counters of n established sockets: ins inserted, ins - n deleted. */
+static void counters_of(uint64_t c[SR_CNT_MAX], uint64_t ins, uint64_t n)
+{
+	memset(c, 0, sizeof(uint64_t) * SR_CNT_MAX);
+	c[SR_CNT_INSERTS] = ins;
+	c[SR_CNT_DELETES] = ins - n;
+	c[SR_CNT_STATE_BASE + SR_TCP_ESTABLISHED] = n;
+}
+
+static void test_of_counters(void **state)
+{
+	uint64_t c[SR_CNT_MAX];
+	struct tracker_census k;
+
+	(void)state;
+	counters_of(c, 7042, 4037);
+	c[SR_CNT_KERNEL] = 2;
+	census_of_counters(c, &k);
+	assert_int_equal(k.tracked, 4037);
+	assert_int_equal(k.kernel, 2);
+	assert_int_equal(k.states[SR_TCP_ESTABLISHED], 4037);
+	assert_int_equal(k.states[SR_TCP_CLOSE_WAIT], 0);
+}
+
+static void test_still_when_nothing_moved(void **state)
+{
+	uint64_t a[SR_CNT_MAX], b[SR_CNT_MAX];
+
+	(void)state;
+	counters_of(a, 7042, 4037);
+	counters_of(b, 7042, 4037);
+	b[SR_CNT_EV_PROBE] = 999; /* events that change no record do not count */
+	assert_true(census_counters_still(a, b));
+}
+
+/* The soak's drift: 8 connections opened and 8 closed under a full read. The
+ * census the counters make is the same before and after; the read is not to
+ * be trusted. */
+static void test_churn_under_the_read_is_movement(void **state)
+{
+	uint64_t a[SR_CNT_MAX], b[SR_CNT_MAX];
+	struct tracker_census ka, kb;
+
+	(void)state;
+	counters_of(a, 7042, 4037);
+	counters_of(b, 7050, 4037);
+	census_of_counters(a, &ka);
+	census_of_counters(b, &kb);
+	assert_memory_equal(&ka, &kb, sizeof(ka));
+	assert_false(census_counters_still(a, b));
+}
+
+static void test_state_move_is_movement(void **state)
+{
+	uint64_t a[SR_CNT_MAX], b[SR_CNT_MAX];
+
+	(void)state;
+	counters_of(a, 10, 10);
+	counters_of(b, 10, 9);
+	b[SR_CNT_DELETES] = 0;
+	b[SR_CNT_STATE_BASE + SR_TCP_CLOSE_WAIT] = 1;
+	assert_false(census_counters_still(a, b));
+	counters_of(b, 10, 10);
+	b[SR_CNT_KERNEL] = 1;
+	assert_false(census_counters_still(a, b));
+}
+
+static void test_carry(void **state)
+{
+	struct tracker_census read = { .tracked = 4037 }, then = { .tracked = 4040 },
+			      now = { .tracked = 4041 }, out;
+
+	(void)state;
+	read.states[SR_TCP_ESTABLISHED] = 4037;
+	then.states[SR_TCP_ESTABLISHED] = 4040;
+	now.states[SR_TCP_ESTABLISHED] = 4038;
+	census_carry(&read, &now, &then, &out);
+	assert_int_equal(out.tracked, 4038);
+	assert_int_equal(out.states[SR_TCP_ESTABLISHED], 4035);
+	/* Never below zero. */
+	now.tracked = 0;
+	census_carry(&read, &now, &then, &out);
+	assert_int_equal(out.tracked, 0);
+	/* No read kept yet: the counters as they are. */
+	memset(&read, 0, sizeof(read));
+	memset(&then, 0, sizeof(then));
+	now.tracked = 12;
+	census_carry(&read, &now, &then, &out);
+	assert_int_equal(out.tracked, 12);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_of_counters),
+		cmocka_unit_test(test_still_when_nothing_moved),
+		cmocka_unit_test(test_churn_under_the_read_is_movement),
+		cmocka_unit_test(test_state_move_is_movement),
+		cmocka_unit_test(test_carry),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
