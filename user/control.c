@@ -157,7 +157,7 @@ int control_request(const char *path, const char *req, FILE *out)
 {
 	struct sockaddr_un a;
 	char buf[65536];
-	ssize_t n;
+	ssize_t n = 0;
 	int fd, ret = 0;
 
 	if (make_addr(path, &a))
@@ -170,11 +170,16 @@ int control_request(const char *path, const char *req, FILE *out)
 		close(fd);
 		return ret;
 	}
-	set_timeouts(fd, 10);
+	set_timeouts(fd, SR_CONTROL_CLIENT_WAIT_S);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
 		ret = -EIO;
 	while (!ret && (n = read(fd, buf, sizeof(buf))) > 0)
 		fwrite(buf, 1, (size_t)n, out);
+	/* No answer in time is a failure, not an empty list (a daemon listing
+	 * 40 000 sockets under an emulator took longer than the 10 s once
+	 * allowed here, and `list` printed nothing and exited 0). */
+	if (!ret && n < 0)
+		ret = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 	close(fd);
 	return ret;
 }

@@ -27,7 +27,12 @@ int control_accept(int lfd, char *req, size_t reqlen);
 /* Write the answer to client c within SR_CONTROL_REPLY_MS. 0, or -ETIMEDOUT (cut short). */
 int control_reply(int c, const char *body, size_t len);
 
-/* Send req to the daemon at path and copy its answer to out. 0, or negative errno. */
+/* How long the client waits for each part of the answer: the daemon reads
+ * every tracked socket and its owner first, seconds for 100 000 of them. */
+#define SR_CONTROL_CLIENT_WAIT_S 60
+
+/* Send req to the daemon at path and copy its answer to out. 0, or negative
+ * errno (-ETIMEDOUT: no answer within SR_CONTROL_CLIENT_WAIT_S). */
 int control_request(const char *path, const char *req, FILE *out);
 
 #endif

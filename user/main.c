@@ -26,6 +26,11 @@ static int list_sockets(const struct sr_config *cfg)
 				"(run as root)\n", path);
 		return 1;
 	}
+	if (ret == -ETIMEDOUT) {
+		fprintf(stderr, "sockreap: the daemon on %s did not answer within %d s\n", path,
+			SR_CONTROL_CLIENT_WAIT_S);
+		return 1;
+	}
 	if (ret) {
 		fprintf(stderr, "sockreap: cannot talk to the daemon on %s: %s\n", path, strerror(-ret));
 		return 1;
