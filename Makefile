@@ -199,7 +199,7 @@ integration-san: san
 # each in `make test`, the whole integration suite on each with
 # `make test-kernels`. Every wait and grace is scaled for the emulator; what a
 # kernel offers comes from the daemon's own event=ready line.
-KERNEL_TESTS     ?= bpf cli half_close send_path sendfile backstop kernel_socket storm \
+KERNEL_TESTS     ?= bpf cli half_close send_path last_acks sendfile backstop kernel_socket storm \
 		    metrics_file privilege targets identity flood soak_mix
 GUEST_TIME_SCALE ?= 3
 .PHONY: kernel-suite test-kernels

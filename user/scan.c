@@ -159,12 +159,18 @@ static ssize_t judge(const struct scan_ctx *c, uint64_t now, struct scan_result 
  * Some facts no event delivers: the owner's reads (copied_seq) of a socket
  * in CLOSE_WAIT, its ACKs there (tcp_probe fires only when ESTABLISHED), the
  * inode of a socket accepted and never used, a segment tcp_probe missed (the
- * kernel skips a program that would nest in itself). Before judging such a
- * socket for good, refresh its network namespace once, for all of them together.
+ * kernel skips a program that would nest in itself). And on the storage
+ * path the scan judged a candidate's copy, which follows its record at most
+ * every SR_SYNC_NS: the ACKs of a copy's last 250 ms before the peer fell
+ * silent are not in it, and re-checked against the copy, the live socket
+ * would show "acked bytes moved" at every attempt, forever. Before judging
+ * such a socket for good, refresh its network namespace once, for all of
+ * them together: the sweep re-reads each socket and re-copies its record.
  */
 static void refresh_due(const struct scan_ctx *c, size_t n_due)
 {
 	const struct scan_state *s = c->state;
+	bool copies = tracker_store(c->tracker) == TRACKER_STORE_STORAGE;
 	uint32_t done[16];
 	size_t n_done = 0;
 
@@ -174,7 +180,7 @@ static void refresh_due(const struct scan_ctx *c, size_t n_due)
 		uint64_t t0;
 		int ret;
 
-		if (e->state != SR_TCP_CLOSE_WAIT && e->ino &&
+		if (!copies && e->state != SR_TCP_CLOSE_WAIT && e->ino &&
 		    policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol).reason != SR_REASON_RX_IDLE)
 			continue;
 		for (size_t k = 0; k < n_done; k++)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Peers that fall silent in mid-transfer: their last ACKs are the last events
+# the sockets ever see. On the storage path the scan judges a candidate's
+# copy, which follows the socket's record at most every 250 ms: the copy
+# lacked those last ACKs, and a re-check against it saw "acked bytes moved"
+# at every attempt, never reaping (test_send_path caught it one run in four).
+# Each sender must be woken within grace + interval + 1 s of the silence:
+#   default path: the path to the peer is cut both ways on the way out (a
+#     route or interface gone, a local firewall), so the sender's own
+#     retransmissions fail locally too;
+#   sweep path: the peer's ACKs are lost (a half-open peer), as in
+#     test_send_path. (Cut both ways, data the sender writes after its last
+#     ACK is seen by no event at all: the backstop walk's case, test_backstop.)
+. "$(dirname "$0")/lib.sh"
+require_env
+command -v nft >/dev/null || skip "nft not installed (make deps)"
+
+GRACE=$(scaled 1.5)
+INTERVAL=$(scaled 0.5)
+DUR=$(scaled_int 6)
+N=6
+LIMIT=$(awk -v g="$GRACE" -v i="$INTERVAL" -v s="${SR_TIME_SCALE:-1}" 'BEGIN { printf "%.3f", g + i + s }')
+
+# cut_path NS both|acks PORT...: on the way out, drop every packet to or from
+# these ports (both), or only those to them: the clients' ACKs (acks).
+cut_path() {
+	local ns=$1 how=$2 ports rules; shift 2
+	ports=$(IFS=,; echo "$*")
+	rules="tcp dport { $ports } drop"
+	[ "$how" = both ] && rules="$rules; tcp sport { $ports } drop"
+	nsenter --net="/run/netns/$ns" nft -f - <<NFT
+table inet srt {
+	chain out {
+		type filter hook output priority 0;
+		$rules
+	}
+}
+NFT
+}
+
+run_case() {
+	local label=$1 how=$2; shift 2
+	local ports=() srv=() t0 p
+	echo "-- $label"
+	new_netns NS "lastacks-$label"
+	start_daemon "$NS" daemon --stall-grace "$GRACE" --interval "$INTERVAL" --metrics-file "$TMP/metrics-$label.prom" "$@"
+	for k in $(seq 1 $N); do
+		p=$((5500 + k))
+		pair "$NS" "$p" "$label-$k" send read "$DUR"
+		ports+=("$p") srv+=("$SRV_PID")
+	done
+	sleep "$(scaled 0.8)" # transfers in full flow: many ACKs, many copies
+	t0=$(date +%s.%N)
+	cut_path "$NS" "$how" "${ports[@]}"
+	wait_pids $((${DUR%.*} + 5)) "${srv[@]}"
+	for k in $(seq 1 $N); do
+		expect_result "$label: sender $k woken" "$TMP/$label-$k-server.out" error
+		check "$label: sender $k woken within grace + interval + 1 s ($LIMIT s) of the silence" \
+			awk -v t0="$t0" -v lim="$LIMIT" '/^result=/ { for (i = 1; i <= NF; i++) if ($i ~ /^at=/) at = substr($i, 4) }
+				END { d = at - t0; printf "    woken %.3f s after the silence\n", d > "/dev/stderr"; exit !(at > 0 && d <= lim) }' \
+			"$TMP/$label-$k-server.out"
+	done
+	check "$label: no attempt found the peer's ACKs still moving" \
+		bash -c "! grep -q 'detail=\"acked bytes moved\"' '$TMP/daemon.out'"
+	nsenter --net="/run/netns/$NS" nft delete table inet srt
+	stop_daemon "$DAEMON_PID"
+	mv "$TMP/daemon.out" "$TMP/daemon-$label.out"
+}
+
+run_case default both
+run_case sweep acks --send-path sweep
+finish
