@@ -2,6 +2,8 @@
  * reads (census.h). */
 #include "census.h"
 
+#include <string.h>
+
 void census_of_counters(const uint64_t counters[SR_CNT_MAX], struct tracker_census *c)
 {
 	c->tracked = counters[SR_CNT_INSERTS] - counters[SR_CNT_DELETES];
@@ -31,6 +33,39 @@ bool census_counters_still(const uint64_t before[SR_CNT_MAX], const uint64_t aft
 	for (int st = 0; st < SR_TCP_NSTATES; st++)
 		if (before[SR_CNT_STATE_BASE + st] != after[SR_CNT_STATE_BASE + st])
 			return false;
+	return true;
+}
+
+bool census_due(struct census_watch *w, const uint64_t counters[SR_CNT_MAX], uint64_t skipped_runs,
+		uint64_t now_ns)
+{
+	bool moved = !w->have_prev || !census_counters_still(w->prev, counters);
+	bool lost = skipped_runs != w->misses, quiet;
+
+	memcpy(w->prev, counters, sizeof(w->prev));
+	w->have_prev = true;
+	if (moved)
+		w->settled = false;
+	quiet = !moved && !w->settled;
+	if (!lost && !quiet)
+		return false;
+	return !w->at_ns || w->tries || now_ns - w->at_ns >= CENSUS_READ_EVERY_NS;
+}
+
+bool census_read_done(struct census_watch *w, bool exact, uint64_t skipped_runs, uint64_t now_ns)
+{
+	w->at_ns = now_ns;
+	if (exact) {
+		w->misses = skipped_runs;
+		w->settled = true;
+		w->tries = 0;
+		return true;
+	}
+	if (++w->tries < CENSUS_TRIES)
+		return false;
+	/* Kept as the best guess: not settled, so the reads go on (every
+	 * CENSUS_READ_EVERY_NS) until one is exact. */
+	w->tries = 0;
 	return true;
 }
 

@@ -25,6 +25,35 @@ void census_of_counters(const uint64_t counters[SR_CNT_MAX], struct tracker_cens
  */
 bool census_counters_still(const uint64_t before[SR_CNT_MAX], const uint64_t after[SR_CNT_MAX]);
 
+/*
+ * When to count the records again (the storage path: a record goes with its
+ * socket, the counters only with the events the programs saw). After the
+ * kernel reports skipped runs (a close unseen would count forever), and once
+ * whenever the events fall still with no exact read since they last moved:
+ * whatever made the counters drift, the gauge is then exact within one read
+ * of the traffic stopping. At most one read every CENSUS_READ_EVERY_NS,
+ * unless the last one was inexact (events moved under it); CENSUS_TRIES
+ * inexact reads in a row are kept as the best guess.
+ */
+#define CENSUS_READ_EVERY_NS (5ull * 1000000000ull)
+#define CENSUS_TRIES 3
+
+struct census_watch {
+	uint64_t prev[SR_CNT_MAX]; /* the counters at the last call */
+	bool have_prev;
+	bool settled;		   /* an exact read since the events last moved */
+	uint64_t misses;	   /* skipped runs reported at the last exact read */
+	uint64_t at_ns;		   /* the last read (0: none yet) */
+	int tries;		   /* inexact reads in a row */
+};
+
+/* Called once per scan with the counters now: whether to read now. */
+bool census_due(struct census_watch *w, const uint64_t counters[SR_CNT_MAX], uint64_t skipped_runs,
+		uint64_t now_ns);
+
+/* After a read: whether it is kept (exact, or the last of CENSUS_TRIES). */
+bool census_read_done(struct census_watch *w, bool exact, uint64_t skipped_runs, uint64_t now_ns);
+
 /* A full read's census carried forward by what the counters moved since it:
  * read + (now - then), field by field, never below zero. */
 void census_carry(const struct tracker_census *read, const struct tracker_census *now,

@@ -40,13 +40,11 @@ struct tracker {
 	uint64_t walk_visited;	 /* sockets the walk under way has visited */
 	uint64_t iter_visited;	 /* sockets every walk so far has visited */
 	/* The storage path's census (tracker_census): counted by a full read,
-	 * then moved by the counters; read again when the kernel reports
-	 * skipped runs since, as a skipped close would count forever. */
-	struct tracker_census census_read;  /* what the last full read counted */
+	 * then moved by the counters; read again when census_due says. */
+	struct tracker_census census_read;  /* what the last kept read counted */
 	struct tracker_census census_ctr;   /* ... and the counters said then */
-	uint64_t census_misses;		    /* skipped runs reported then */
-	uint64_t census_at_ns;		    /* 0: no full read yet */
-	int census_tries;		    /* inexact reads in a row (events moved) */
+	struct census_watch census_watch;
+	uint64_t census_at_ns;		    /* the last kept read (0: none yet) */
 };
 
 /* tracker_walk.c: walk the current namespace's sockets with an iterator

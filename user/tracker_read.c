@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "log.h"
 #include "tracker_internal.h"
 
 #define BATCH 4096
@@ -191,9 +192,6 @@ bool tracker_candidates_overflowed(struct tracker *t)
 	return sum > 0;
 }
 
-/* A full read every so often at most, and only after lost events. */
-#define CENSUS_READ_EVERY_NS (5 * NS_PER_S)
-
 /* Count every tracked record (the storage path's full read). 0 or -errno. */
 static int census_read(struct tracker *t, struct tracker_census *c)
 {
@@ -213,44 +211,36 @@ static int census_read(struct tracker *t, struct tracker_census *c)
 	return 0;
 }
 
-/* A full read that events moved under is inexact (a socket created or
- * closed during it may count twice or not at all): kept when the counters
- * held still, or as a guess after this many tries in a row; reads go on
- * (every 5 s) until one is exact. */
-#define CENSUS_TRIES 3
-
 void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint64_t skipped_runs,
 		    struct tracker_census *c)
 {
-	struct tracker_census ctr, read, after;
-	uint64_t now, again[SR_CNT_MAX];
-	bool exact;
+	struct tracker_census ctr, read, after, carried;
+	uint64_t now = now_ns(), again[SR_CNT_MAX];
+	bool lost;
 
 	census_of_counters(counters, &ctr);
 	if (t->store != TRACKER_STORE_STORAGE) {
 		*c = ctr; /* the hash store: an entry lives until its delete */
 		return;
 	}
-	/* Socket storage goes with its socket, but the counters only move with
-	 * the events: after a skipped run, count the records again. */
-	now = now_ns();
-	if (skipped_runs != t->census_misses && (!t->census_at_ns || t->census_tries ||
-					   now - t->census_at_ns >= CENSUS_READ_EVERY_NS) &&
-	    !census_read(t, &read)) {
+	lost = skipped_runs != t->census_watch.misses;
+	if (census_due(&t->census_watch, counters, skipped_runs, now) && !census_read(t, &read)) {
+		/* A read that events moved under is inexact (a socket created or
+		 * closed during it may count twice or not at all). */
 		tracker_counters(t, again);
 		census_of_counters(again, &after);
-		exact = census_counters_still(counters, again);
-		if (exact || ++t->census_tries >= CENSUS_TRIES) {
+		if (census_read_done(&t->census_watch, census_counters_still(counters, again),
+				     skipped_runs, now)) {
+			census_carry(&t->census_read, &after, &t->census_ctr, &carried);
+			/* With no lost event reported, a difference is a drift
+			 * no event explains: say so, it is corrected now. */
+			if (!lost && t->census_at_ns && carried.tracked != read.tracked)
+				pr_info("census: %llu sockets tracked, the counters said %llu with no lost event reported: corrected",
+					(unsigned long long)read.tracked, (unsigned long long)carried.tracked);
 			t->census_read = read;
 			t->census_ctr = after;
-			t->census_tries = 0;
-			/* Settled only by an exact read: an inexact one is the
-			 * best guess until the next, 5 s on, finds the events
-			 * still (at the latest when the traffic stops). */
-			if (exact)
-				t->census_misses = skipped_runs;
+			t->census_at_ns = now;
 		}
-		t->census_at_ns = now;
 	}
 	/* Until a read is kept both are zero: the counters as they are. */
 	census_carry(&t->census_read, &ctr, &t->census_ctr, c);

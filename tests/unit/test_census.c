@@ -102,6 +102,63 @@ static void test_carry(void **state)
 	assert_int_equal(out.tracked, 12);
 }
 
+#define S 1000000000ull
+
+/* No lost event: one read once the events fall still, none while they move,
+ * none again until they have moved and fallen still once more. */
+static void test_read_once_when_quiet(void **state)
+{
+	struct census_watch w = { 0 };
+	uint64_t c[SR_CNT_MAX];
+
+	(void)state;
+	counters_of(c, 100, 10);
+	assert_false(census_due(&w, c, 0, 1 * S)); /* first sight: moved */
+	counters_of(c, 120, 12);
+	assert_false(census_due(&w, c, 0, 2 * S)); /* still moving */
+	assert_true(census_due(&w, c, 0, 3 * S));  /* fell still, never read */
+	assert_true(census_read_done(&w, true, 0, 3 * S));
+	assert_false(census_due(&w, c, 0, 9 * S)); /* settled */
+	assert_false(census_due(&w, c, 0, 60 * S));
+	counters_of(c, 121, 12);
+	assert_false(census_due(&w, c, 0, 61 * S));
+	assert_true(census_due(&w, c, 0, 62 * S));
+	assert_true(census_read_done(&w, true, 0, 62 * S));
+	/* Moved and still again within 5 s of that read: waits its turn. */
+	counters_of(c, 122, 12);
+	assert_false(census_due(&w, c, 0, 63 * S));
+	assert_false(census_due(&w, c, 0, 64 * S));
+	assert_true(census_due(&w, c, 0, 67 * S));
+}
+
+/* A lost event asks for a read even while the events move; an inexact read
+ * is retried at once, kept after CENSUS_TRIES, and does not settle. */
+static void test_lost_event_and_inexact_reads(void **state)
+{
+	struct census_watch w = { 0 };
+	uint64_t c[SR_CNT_MAX];
+
+	(void)state;
+	counters_of(c, 100, 10);
+	assert_false(census_due(&w, c, 0, 1 * S));
+	counters_of(c, 110, 10);
+	assert_true(census_due(&w, c, 1, 2 * S)); /* skipped run reported */
+	assert_false(census_read_done(&w, false, 1, 2 * S));
+	counters_of(c, 120, 10);
+	assert_true(census_due(&w, c, 1, 2 * S + 1)); /* retried at once */
+	assert_false(census_read_done(&w, false, 1, 2 * S + 1));
+	counters_of(c, 130, 10);
+	assert_true(census_due(&w, c, 1, 2 * S + 2));
+	assert_true(census_read_done(&w, false, 1, 2 * S + 2)); /* kept as a guess */
+	counters_of(c, 140, 10);
+	assert_false(census_due(&w, c, 1, 3 * S)); /* 5 s between reads now */
+	assert_true(census_due(&w, c, 1, 8 * S));
+	assert_true(census_read_done(&w, true, 1, 8 * S));
+	assert_false(census_due(&w, c, 1, 20 * S)); /* exact: settled */
+	counters_of(c, 150, 10);
+	assert_true(census_due(&w, c, 2, 21 * S));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -110,6 +167,8 @@ int main(void)
 		cmocka_unit_test(test_churn_under_the_read_is_movement),
 		cmocka_unit_test(test_state_move_is_movement),
 		cmocka_unit_test(test_carry),
+		cmocka_unit_test(test_read_once_when_quiet),
+		cmocka_unit_test(test_lost_event_and_inexact_reads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
