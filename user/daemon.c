@@ -248,7 +248,7 @@ static const char *sendfile_path(const struct tracker *t)
 {
 	if (tracker_hooks_sendpage(t))
 		return "fentry";
-	return tracker_needs_backstop(t) ? "backstop" : "send_path";
+	return tracker_sendfile_backstop(t) ? "backstop" : "send_path";
 }
 
 /* event=ready: what this kernel gave us, for operators and for the tests. */

@@ -161,8 +161,13 @@ bool tracker_keys_are_cookies(const struct tracker *t);
 bool tracker_has_destroy(const struct tracker *t);
 /* Is do_tcp_sendpages() (sendfile, splice, kTLS before Linux 6.5) watched? */
 bool tracker_hooks_sendpage(const struct tracker *t);
-/* Can data be queued unseen by any hook (no send hook, or an unhooked
- * sendpage path)? Then the periodic backstop walk must run. */
+/* Are sendfile()/splice() writes seen only by the backstop walk (no send
+ * hook, or an unhooked sendpage path)? */
+bool tracker_sendfile_backstop(const struct tracker *t);
+/* Can data be queued unseen by any hook? Then the periodic backstop walk
+ * must run: without the tracepoint (which fires per chunk queued), the
+ * fentry program fires once per call, and a blocked sendall() whose last
+ * ACK emptied the queue mid-call queues the rest with no event at all. */
 bool tracker_needs_backstop(const struct tracker *t);
 
 /*
