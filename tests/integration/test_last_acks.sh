@@ -45,12 +45,17 @@ run_case() {
 	local ports=() srv=() t0 p
 	echo "-- $label"
 	new_netns NS "lastacks-$label"
-	local limit dur path
+	local limit dur wait_s path
 	start_daemon "$NS" daemon --stall-grace "$GRACE" --interval "$INTERVAL" --metrics-file "$TMP/metrics-$label.prom" "$@"
 	path=$(grep -o 'event=ready .*send_path=[a-z]*' "$TMP/daemon.out" | sed 's/.*send_path=//')
 	limit=$(awk -v g="$GRACE" -v i="$INTERVAL" -v s="${SR_TIME_SCALE:-1}" -v p="$path" \
 		'BEGIN { printf "%.3f", g + i + s + (p == "fentry" ? 10 : 0) }')
-	dur=$(awk -v l="$limit" -v s="${SR_TIME_SCALE:-1}" 'BEGIN { printf "%d", l + 3 * s + 1 }')
+	# The connections' own deadlines are far past the cut: under TCG setting
+	# up six transfers takes long, and a deadline counted from each start
+	# ran out before a late cut (5.10 guest). The wait after the cut is
+	# bounded by the limit; the verdict is each sender's own timestamp.
+	dur=$(awk -v l="$limit" -v s="${SR_TIME_SCALE:-1}" 'BEGIN { printf "%d", l + 60 * s }')
+	wait_s=$(awk -v l="$limit" -v s="${SR_TIME_SCALE:-1}" 'BEGIN { printf "%d", l / s + 6 }')
 	echo "   send_path=$path: each sender woken within $limit s"
 	for k in $(seq 1 $N); do
 		p=$((5500 + k))
@@ -58,14 +63,16 @@ run_case() {
 		ports+=("$p") srv+=("$SRV_PID")
 	done
 	sleep "$(scaled 0.8)" # transfers in full flow: many ACKs, many copies
-	t0=$(date +%s.%N)
+	# The silence starts when nft has put the rule in place (under TCG its
+	# start alone takes a second or more): counted from its return.
 	cut_path "$NS" "$how" "${ports[@]}"
-	wait_pids $((dur + 5)) "${srv[@]}"
+	t0=$(date +%s.%N)
+	wait_pids "$wait_s" "${srv[@]}" # scaled by wait_pids: limit + 6 s x scale
 	for k in $(seq 1 $N); do
 		expect_result "$label: sender $k woken" "$TMP/$label-$k-server.out" error
 		check "$label: sender $k woken within $limit s of the silence" \
 			awk -v t0="$t0" -v lim="$limit" '/^result=/ { for (i = 1; i <= NF; i++) if ($i ~ /^at=/) at = substr($i, 4) }
-				END { d = at - t0; printf "    woken %.3f s after the silence\n", d > "/dev/stderr"; exit !(at > 0 && d <= lim) }' \
+				END { d = at - t0; printf "    woken %.3f s after the silence\n", d > "/dev/stderr"; exit !(at > 0 && d >= 0 && d <= lim) }' \
 			"$TMP/$label-$k-server.out"
 	done
 	check "$label: no attempt found the peer's ACKs still moving" \
