@@ -77,7 +77,7 @@ run_case() {
 	done
 	check "$label: no attempt found the peer's ACKs still moving" \
 		bash -c "! grep -q 'detail=\"acked bytes moved\"' '$TMP/daemon.out'"
-	nsenter --net="/run/netns/$NS" nft delete table inet srt
+	undrop "$NS"
 	stop_daemon "$DAEMON_PID"
 	mv "$TMP/daemon.out" "$TMP/daemon-$label.out"
 }
