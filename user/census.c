@@ -37,7 +37,7 @@ bool census_counters_still(const uint64_t before[SR_CNT_MAX], const uint64_t aft
 }
 
 bool census_due(struct census_watch *w, const uint64_t counters[SR_CNT_MAX], uint64_t skipped_runs,
-		uint64_t now_ns)
+		uint64_t now_ns, uint64_t room_ns)
 {
 	bool moved = !w->have_prev || !census_counters_still(w->prev, counters);
 	bool lost = skipped_runs != w->misses, quiet;
@@ -49,12 +49,23 @@ bool census_due(struct census_watch *w, const uint64_t counters[SR_CNT_MAX], uin
 	quiet = !moved && !w->settled;
 	if (!lost && !quiet)
 		return false;
-	return !w->at_ns || w->tries || now_ns - w->at_ns >= CENSUS_READ_EVERY_NS;
+	if (w->at_ns && !w->tries && now_ns - w->at_ns < CENSUS_READ_EVERY_NS)
+		return false;
+	if (room_ns < 2 * w->cost_ns + CENSUS_MARGIN_NS &&
+	    (!w->put_off_ns || now_ns - w->put_off_ns < CENSUS_PUT_OFF_NS)) {
+		if (!w->put_off_ns)
+			w->put_off_ns = now_ns;
+		return false;
+	}
+	w->put_off_ns = 0;
+	return true;
 }
 
-bool census_read_done(struct census_watch *w, bool exact, uint64_t skipped_runs, uint64_t now_ns)
+bool census_read_done(struct census_watch *w, bool exact, uint64_t skipped_runs, uint64_t now_ns,
+		      uint64_t cost_ns)
 {
 	w->at_ns = now_ns;
+	w->cost_ns = cost_ns;
 	if (exact) {
 		w->misses = skipped_runs;
 		w->settled = true;

@@ -180,6 +180,18 @@ static void plan(struct daemon *d)
 				    .arg = d };
 }
 
+/* The time a census read may take without delaying a verdict's clock: from
+ * now to where the scan (started at t0) found the next may fire, less the
+ * wait before the next scan. */
+static uint64_t census_room(const struct daemon *d, uint64_t t0)
+{
+	uint64_t calm = d->result.calm_ns, spent = now_ns() - t0 + (uint64_t)(d->cfg->interval_s * NS_PER_S);
+
+	if (calm == UINT64_MAX)
+		return UINT64_MAX;
+	return calm > spent ? calm - spent : 0;
+}
+
 /* The scan, then what it did folded into the metrics, and them published. */
 static void scan_and_observe(struct daemon *d)
 {
@@ -202,7 +214,7 @@ static void scan_and_observe(struct daemon *d)
 	}
 	/* A kernel that does not count them: no sample. */
 	d->metrics.n_progs = known ? n_progs : 0;
-	tracker_census(d->tracker, counters, skipped, &census);
+	tracker_census(d->tracker, counters, skipped, census_room(d, t0), &census);
 	observe_counters(&d->observed, &d->metrics, counters, &census, tracker_capacity(d->tracker));
 	hist_observe(&d->metrics.scan_seconds, (double)(now_ns() - t0) / NS_PER_S);
 	d->metrics.scan_cpu_seconds_total += thread_cpu_s() - cpu0;

@@ -186,7 +186,7 @@ static int locate_owner(const struct owner_index *ix, const struct sr_sock *e, s
  * REAP_OK with *dup (the caller closes it), or the result to report.
  */
 static enum reap_result hold_owner_fd(const struct owner_index *ix, const struct sr_sock *e,
-				      struct reap_report *rep, int *dup)
+				      struct reap_report *rep, int *dup, bool for_reap)
 {
 	struct owner_ref own;
 	enum reap_result res = REAP_OK;
@@ -226,7 +226,8 @@ static enum reap_result hold_owner_fd(const struct owner_index *ix, const struct
 		close(pidfd);
 		return REAP_GONE;
 	}
-	test_pause("getfd");
+	if (for_reap)
+		test_pause("getfd");
 	*dup = (int)syscall(SYS_pidfd_getfd, pidfd, own.fd, 0);
 	if (*dup < 0) {
 		rep->err = errno;
@@ -244,6 +245,39 @@ static enum reap_result hold_owner_fd(const struct owner_index *ix, const struct
 	return res;
 }
 
+/*
+ * No user-space owner: a kernel socket (no process to wake), or one still in
+ * a listener's accept queue (its inode is unknown even after the scan's
+ * sweep). Left alone unless the target asks; then only the kernel side can
+ * act on it. NULL when the socket may have an owner.
+ */
+static const char *unowned(const struct sr_sock *e)
+{
+	if (e->flags & SR_F_KERNEL)
+		return "kernel socket: no process owns it";
+	if (!e->ino)
+		return "not accepted yet: no process holds it";
+	return NULL;
+}
+
+int reaper_read_exact(struct tracker *t, const struct owner_index *ix, uint64_t key,
+		      const struct sr_sock *e, struct sr_sock *out)
+{
+	struct reap_report rep;
+	int dup = -1, ret;
+
+	memset(&rep, 0, sizeof(rep));
+	if (tracker_store(t) != TRACKER_STORE_STORAGE)
+		return -EOPNOTSUPP;
+	if (unowned(e))
+		return -ENOENT;
+	if (hold_owner_fd(ix, e, &rep, &dup, false) != REAP_OK)
+		return rep.err ? -rep.err : -ENOENT;
+	ret = same_socket(t, dup, key, e) ? tracker_lookup_fd(t, dup, out) : -ESTALE;
+	close(dup);
+	return ret;
+}
+
 /* Through the owner: its fd duplicated, its identity and the verdict re-checked, shutdown. */
 static enum reap_result reap_shutdown(struct tracker *t, const struct owner_index *ix, uint64_t key,
 				      const struct sr_sock *e, const struct policy_verdict *v,
@@ -257,7 +291,7 @@ static enum reap_result reap_shutdown(struct tracker *t, const struct owner_inde
 	int dup = -1, ret;
 
 	rep->method = "shutdown";
-	res = hold_owner_fd(ix, e, rep, &dup);
+	res = hold_owner_fd(ix, e, rep, &dup, true);
 	if (res != REAP_OK)
 		return res;
 	if (!same_socket(t, dup, key, e)) {
@@ -313,21 +347,6 @@ static enum reap_result reap_destroy(struct tracker *t, uint64_t key, const stru
 						 : "bpf_sock_destroy() failed";
 		return REAP_ERROR;
 	}
-}
-
-/*
- * No user-space owner: a kernel socket (no process to wake), or one still in
- * a listener's accept queue (its inode is unknown even after the scan's
- * sweep). Left alone unless the target asks; then only the kernel side can
- * act on it. NULL when the socket may have an owner.
- */
-static const char *unowned(const struct sr_sock *e)
-{
-	if (e->flags & SR_F_KERNEL)
-		return "kernel socket: no process owns it";
-	if (!e->ino)
-		return "not accepted yet: no process holds it";
-	return NULL;
 }
 
 enum reap_result reaper_reap(struct tracker *t, const struct owner_index *ix, uint64_t key,

@@ -54,4 +54,15 @@ enum reap_result reaper_reap(struct tracker *t, const struct owner_index *ix, ui
 			     const struct sr_sock *e, const struct policy_verdict *v,
 			     const struct reap_plan *plan, struct reap_report *rep);
 
+/*
+ * The storage path's exact record of the socket keyed key (entry e, a
+ * candidate copy that may lag its record by SR_SYNC_NS): read through a
+ * duplicate of its owner's fd, verified to be that socket as before a reap,
+ * and closed at once; nothing is done to the socket. 0, or negative errno
+ * when no owner fd can be had or it holds another socket (then read the
+ * record another way), -ENOENT too when the socket has no record.
+ */
+int reaper_read_exact(struct tracker *t, const struct owner_index *ix, uint64_t key,
+		      const struct sr_sock *e, struct sr_sock *out);
+
 #endif

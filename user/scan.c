@@ -123,6 +123,12 @@ static int ensure_due(struct scan_state *s, size_t want)
 	return 0;
 }
 
+static void calm(struct scan_result *r, uint64_t left_ns)
+{
+	if (left_ns < r->calm_ns)
+		r->calm_ns = left_ns;
+}
+
 /*
  * Judge every record of the snapshot: carry on known episodes, start new
  * ones, and queue those due now. Returns how many are due, or -ENOMEM.
@@ -138,88 +144,126 @@ static ssize_t judge(const struct scan_ctx *c, uint64_t now, struct scan_result 
 		const struct sr_sock *e = &snap->socks[i];
 		const struct target *tg = targets_of(c->targets, e);
 		struct policy_verdict v = policy_verdict(e, now, &tg->pol);
+		const struct episode *ep;
 		ssize_t k;
 		bool is_new;
 
 		/* A kernel socket has no process to wake: not judged unless asked
 		 * (BPF keeps it out of the candidates; a full read still sees it). */
-		if (v.reason == SR_REASON_NONE || ((e->flags & SR_F_KERNEL) && !tg->reap_unowned))
+		if ((e->flags & SR_F_KERNEL) && !tg->reap_unowned)
 			continue;
+		if (v.reason == SR_REASON_NONE) {
+			if (v.pending != SR_REASON_NONE)
+				calm(r, v.limit_ns - v.age_ns);
+			continue;
+		}
 		r->stalled_now[v.reason]++;
 		k = episodes_carry(&s->eps, snap->keys[i], v.onset_ns, now, &is_new);
 		if (k < 0 || ensure_due(s, n_due + 1))
 			return -ENOMEM;
-		if (episode_due(episodes_at(&s->eps, (size_t)k), now))
+		ep = episodes_at(&s->eps, (size_t)k);
+		if (episode_due(ep, now))
 			s->due[n_due++] = (struct due){ .ep = (size_t)k, .is_new = is_new, .e = *e };
+		else if (ep->retry_ns)
+			calm(r, ep->retry_ns - now);
 	}
 	return (ssize_t)n_due;
+}
+
+/* Walk the namespace of due socket i (which re-reads every socket in it and
+ * re-copies its record), and mark every due socket in it refreshed. */
+static void refresh_netns_of(const struct scan_ctx *c, size_t n_due, size_t i)
+{
+	struct scan_state *s = c->state;
+	uint32_t ns = s->due[i].e.netns_ino;
+	uint64_t t0 = now_ns();
+	int ret = tracker_refresh_netns(c->tracker, ns);
+
+	pr_debug("refresh of netns %u: %d sockets in %.1f ms", ns, ret, (double)(now_ns() - t0) / 1e6);
+	for (size_t k = 0; k < n_due; k++)
+		if (s->due[k].e.netns_ino == ns)
+			s->due[k].refreshed = true;
 }
 
 /*
  * Some facts no event delivers: the owner's reads (copied_seq) of a socket
  * in CLOSE_WAIT, its ACKs there (tcp_probe fires only when ESTABLISHED), the
  * inode of a socket accepted and never used, a segment tcp_probe missed (the
- * kernel skips a program that would nest in itself). And on the storage
- * path the scan judged a candidate's copy, which follows its record at most
- * every SR_SYNC_NS: the ACKs of a copy's last 250 ms before the peer fell
- * silent are not in it, and re-checked against the copy, the live socket
- * would show "acked bytes moved" at every attempt, forever. Before judging
- * such a socket for good, refresh its network namespace once, for all of
- * them together: the sweep re-reads each socket and re-copies its record.
+ * kernel skips a program that would nest in itself). Before judging such a
+ * socket for good, refresh its network namespace once, for all of them together.
  */
 static void refresh_due(const struct scan_ctx *c, size_t n_due)
 {
-	const struct scan_state *s = c->state;
-	bool copies = tracker_store(c->tracker) == TRACKER_STORE_STORAGE;
-	uint32_t done[16];
-	size_t n_done = 0;
+	struct scan_state *s = c->state;
 
+	for (size_t i = 0; i < n_due; i++)
+		s->due[i].refreshed = s->due[i].exact = false;
 	for (size_t i = 0; i < n_due && !tracker_lost_netns(c->tracker); i++) {
 		const struct sr_sock *e = &s->due[i].e;
-		bool seen = false;
-		uint64_t t0;
-		int ret;
 
-		if (!copies && e->state != SR_TCP_CLOSE_WAIT && e->ino &&
-		    policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol).reason != SR_REASON_RX_IDLE)
+		if (s->due[i].refreshed ||
+		    (e->state != SR_TCP_CLOSE_WAIT && e->ino &&
+		     policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol).reason != SR_REASON_RX_IDLE))
 			continue;
-		for (size_t k = 0; k < n_done; k++)
-			seen |= done[k] == e->netns_ino;
-		if (seen)
-			continue;
-		t0 = now_ns();
-		ret = tracker_refresh_netns(c->tracker, e->netns_ino);
-		pr_debug("refresh of netns %u: %d sockets in %.1f ms", e->netns_ino, ret,
-			 (double)(now_ns() - t0) / 1e6);
-		if (n_done < sizeof(done) / sizeof(done[0]))
-			done[n_done++] = e->netns_ino;
+		refresh_netns_of(c, n_due, i);
 	}
 }
 
 /*
- * Read every due socket again just before acting, all in one pass over the
- * store: events may have landed since the scan's read (and the refresh above
- * re-read what no event shows). Each is re-judged on this record.
+ * Read every due socket again just before acting: events may have landed
+ * since the scan's read (and the refresh above re-read what no event shows).
+ * Each is re-judged on this record. On the storage path the scan judged
+ * candidate copies, which follow their records at most every SR_SYNC_NS: a
+ * peer that fell silent right after a burst of ACKs leaves a copy without
+ * them, and re-checked against it the live socket would show "acked bytes
+ * moved" at every attempt, forever. So the record itself is read, through a
+ * duplicate of the owner's fd, and the copy set to it (later scans judge
+ * what the socket had). Where no owner fd can be had, the socket's
+ * namespace is walked, which re-copies every record (at 200 000 sockets
+ * 0.3 s here: too slow to pay for every stall).
  */
 static void reread_due(const struct scan_ctx *c, size_t n_due)
 {
 	struct scan_state *s = c->state;
+	const struct owner_index *ix = s->owners.n ? &s->owners : NULL;
+	bool copies = tracker_store(c->tracker) == TRACKER_STORE_STORAGE;
 	uint64_t *keys = malloc(n_due * sizeof(*keys) + 1);
+	size_t *idx = malloc(n_due * sizeof(*idx) + 1);
 	struct sr_sock *out = malloc(n_due * sizeof(*out) + 1);
 	bool *found = malloc(n_due * sizeof(*found) + 1);
-	int ret = keys && out && found ? 0 : -ENOMEM;
+	int ret = keys && idx && out && found ? 0 : -ENOMEM;
+	size_t n = 0;
 
-	for (size_t i = 0; !ret && i < n_due; i++)
-		keys[i] = episodes_at(&s->eps, s->due[i].ep)->key;
-	if (!ret && n_due)
-		ret = tracker_lookup_many(c->tracker, keys, n_due, out, found);
-	for (size_t i = 0; i < n_due; i++) {
-		s->due[i].fresh_err = ret ? -ret : 0;
-		s->due[i].found = !ret && found[i];
-		if (!ret && found[i])
-			s->due[i].fresh = out[i];
+	for (size_t i = 0; !ret && i < n_due; i++) {
+		struct due *du = &s->due[i];
+		uint64_t key = episodes_at(&s->eps, du->ep)->key;
+
+		if (copies && reaper_read_exact(c->tracker, ix, key, &du->e, &du->fresh) == 0) {
+			du->exact = du->found = true;
+			du->fresh_err = 0;
+			if (memcmp(&du->fresh, &du->e, sizeof(du->e)))
+				tracker_resync(c->tracker, key, &du->fresh);
+			continue;
+		}
+		if (copies && !du->refreshed && !tracker_lost_netns(c->tracker))
+			refresh_netns_of(c, n_due, i);
+		keys[n] = key;
+		idx[n++] = i;
+	}
+	if (!ret && n)
+		ret = tracker_lookup_many(c->tracker, keys, n, out, found);
+	for (size_t k = 0; k < (ret ? n_due : n); k++) {
+		struct due *du = &s->due[ret ? k : idx[k]];
+
+		if (du->exact)
+			continue;
+		du->fresh_err = ret ? -ret : 0;
+		du->found = !ret && found[k];
+		if (du->found)
+			du->fresh = out[k];
 	}
 	free(keys);
+	free(idx);
 	free(out);
 	free(found);
 }
@@ -324,6 +368,7 @@ void scan(const struct scan_ctx *c, uint64_t now, struct scan_result *r)
 	memset(r->reap_latency.counts, 0, sizeof(r->reap_latency.counts));
 	r->reap_latency.sum = 0;
 	r->reap_latency.count = 0;
+	r->calm_ns = UINT64_MAX;
 	backstop_step(c, now, r);
 	/* Only the candidates (queued data, CLOSE_WAIT) can fire send_stall or
 	 * peer_gone: read those. More is read when rx_idle is on, and for good

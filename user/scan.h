@@ -35,6 +35,8 @@ struct due {
 	struct sr_sock fresh;	/* as read again just before acting, if found */
 	bool found;
 	int fresh_err;		/* the re-read failed (errno): act next scan */
+	bool exact;		/* storage path: fresh is the record itself, not a copy */
+	bool refreshed;		/* its namespace was walked this scan */
 };
 
 /* What lasts from one scan to the next, and the scratch a scan reuses. */
@@ -76,6 +78,8 @@ struct scan_result {
 	uint64_t scan_errors;		/* reads that failed, this scan */
 	struct histogram reap_latency;	/* grace expiry -> done, result ok */
 	uint64_t backstop_steps, backstop_walks, backstop_sockets;
+	uint64_t calm_ns;		/* from the scan's start until a verdict's clock may
+					 * fire (one running, or a retry): UINT64_MAX none */
 };
 
 /* One scan at now_ns. The result is zeroed first (its histogram bounds kept). */

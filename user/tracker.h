@@ -132,6 +132,9 @@ void tracker_forget(struct tracker *t, uint64_t key);
  * once it is gone). 0 or negative errno. */
 int tracker_lookup_many(struct tracker *t, const uint64_t *keys, size_t n, struct sr_sock *out,
 			bool *found);
+/* Set a candidate's copy to its exact record (read through an fd), if it
+ * still has a copy: later scans judge what the socket really had. */
+void tracker_resync(struct tracker *t, uint64_t key, const struct sr_sock *rec);
 /* The storage path's record of the socket held as sock_fd; -EOPNOTSUPP on the hash path. */
 int tracker_lookup_fd(struct tracker *t, int sock_fd, struct sr_sock *out);
 void tracker_counters(struct tracker *t, uint64_t out[SR_CNT_MAX]);
@@ -142,9 +145,11 @@ bool tracker_candidates_overflowed(struct tracker *t);
  * close; on the storage path re-counted by a full read (at most every 5 s)
  * once skipped_runs (the programs' recursion misses summed, from
  * tracker_prog_stats) has moved, until one read finds the counters still,
- * since a skipped close would otherwise count a freed socket forever. */
+ * since a skipped close would otherwise count a freed socket forever; and
+ * once after the events fall still. room_ns: the time before a verdict's
+ * clock may fire (census_due: a read is put off rather than delay it). */
 void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint64_t skipped_runs,
-		    struct tracker_census *c);
+		    uint64_t room_ns, struct tracker_census *c);
 /* The store chosen, its name; its capacity (0: none, the storage path). */
 enum tracker_store tracker_store(const struct tracker *t);
 const char *tracker_store_name(enum tracker_store s);

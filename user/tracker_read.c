@@ -158,6 +158,14 @@ void tracker_forget(struct tracker *t, uint64_t key)
 		bpf_map_delete_elem(bpf_map__fd(t->skel->maps.sr_cand), &key);
 }
 
+void tracker_resync(struct tracker *t, uint64_t key, const struct sr_sock *rec)
+{
+	/* BPF_EXIST: a copy BPF dropped meanwhile (the socket left the
+	 * candidates) stays dropped. */
+	if (t->store == TRACKER_STORE_STORAGE)
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.sr_cand), &key, rec, BPF_EXIST);
+}
+
 int tracker_lookup_fd(struct tracker *t, int sock_fd, struct sr_sock *out)
 {
 	if (t->store != TRACKER_STORE_STORAGE)
@@ -212,10 +220,10 @@ static int census_read(struct tracker *t, struct tracker_census *c)
 }
 
 void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint64_t skipped_runs,
-		    struct tracker_census *c)
+		    uint64_t room_ns, struct tracker_census *c)
 {
 	struct tracker_census ctr, read, after, carried;
-	uint64_t now = now_ns(), again[SR_CNT_MAX];
+	uint64_t now = now_ns(), again[SR_CNT_MAX], cost;
 	bool lost;
 
 	census_of_counters(counters, &ctr);
@@ -224,13 +232,17 @@ void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint
 		return;
 	}
 	lost = skipped_runs != t->census_watch.misses;
-	if (census_due(&t->census_watch, counters, skipped_runs, now) && !census_read(t, &read)) {
+	if (census_due(&t->census_watch, counters, skipped_runs, now, room_ns) &&
+	    !census_read(t, &read)) {
+		cost = now_ns() - now;
+		pr_debug("census read: %llu sockets in %.1f ms", (unsigned long long)read.tracked,
+			 (double)cost / 1e6);
 		/* A read that events moved under is inexact (a socket created or
 		 * closed during it may count twice or not at all). */
 		tracker_counters(t, again);
 		census_of_counters(again, &after);
 		if (census_read_done(&t->census_watch, census_counters_still(counters, again),
-				     skipped_runs, now)) {
+				     skipped_runs, now, cost)) {
 			census_carry(&t->census_read, &after, &t->census_ctr, &carried);
 			/* With no lost event reported, a difference is a drift
 			 * no event explains: say so, it is corrected now. */

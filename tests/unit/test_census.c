@@ -103,6 +103,8 @@ static void test_carry(void **state)
 }
 
 #define S 1000000000ull
+#define MS 1000000ull
+#define FREE UINT64_MAX /* no clock runs */
 
 /* No lost event: one read once the events fall still, none while they move,
  * none again until they have moved and fallen still once more. */
@@ -113,22 +115,22 @@ static void test_read_once_when_quiet(void **state)
 
 	(void)state;
 	counters_of(c, 100, 10);
-	assert_false(census_due(&w, c, 0, 1 * S)); /* first sight: moved */
+	assert_false(census_due(&w, c, 0, 1 * S, FREE)); /* first sight: moved */
 	counters_of(c, 120, 12);
-	assert_false(census_due(&w, c, 0, 2 * S)); /* still moving */
-	assert_true(census_due(&w, c, 0, 3 * S));  /* fell still, never read */
-	assert_true(census_read_done(&w, true, 0, 3 * S));
-	assert_false(census_due(&w, c, 0, 9 * S)); /* settled */
-	assert_false(census_due(&w, c, 0, 60 * S));
+	assert_false(census_due(&w, c, 0, 2 * S, FREE)); /* still moving */
+	assert_true(census_due(&w, c, 0, 3 * S, FREE));  /* fell still, never read */
+	assert_true(census_read_done(&w, true, 0, 3 * S, MS));
+	assert_false(census_due(&w, c, 0, 9 * S, FREE)); /* settled */
+	assert_false(census_due(&w, c, 0, 60 * S, FREE));
 	counters_of(c, 121, 12);
-	assert_false(census_due(&w, c, 0, 61 * S));
-	assert_true(census_due(&w, c, 0, 62 * S));
-	assert_true(census_read_done(&w, true, 0, 62 * S));
+	assert_false(census_due(&w, c, 0, 61 * S, FREE));
+	assert_true(census_due(&w, c, 0, 62 * S, FREE));
+	assert_true(census_read_done(&w, true, 0, 62 * S, MS));
 	/* Moved and still again within 5 s of that read: waits its turn. */
 	counters_of(c, 122, 12);
-	assert_false(census_due(&w, c, 0, 63 * S));
-	assert_false(census_due(&w, c, 0, 64 * S));
-	assert_true(census_due(&w, c, 0, 67 * S));
+	assert_false(census_due(&w, c, 0, 63 * S, FREE));
+	assert_false(census_due(&w, c, 0, 64 * S, FREE));
+	assert_true(census_due(&w, c, 0, 67 * S, FREE));
 }
 
 /* A lost event asks for a read even while the events move; an inexact read
@@ -140,23 +142,59 @@ static void test_lost_event_and_inexact_reads(void **state)
 
 	(void)state;
 	counters_of(c, 100, 10);
-	assert_false(census_due(&w, c, 0, 1 * S));
+	assert_false(census_due(&w, c, 0, 1 * S, FREE));
 	counters_of(c, 110, 10);
-	assert_true(census_due(&w, c, 1, 2 * S)); /* skipped run reported */
-	assert_false(census_read_done(&w, false, 1, 2 * S));
+	assert_true(census_due(&w, c, 1, 2 * S, FREE)); /* skipped run reported */
+	assert_false(census_read_done(&w, false, 1, 2 * S, MS));
 	counters_of(c, 120, 10);
-	assert_true(census_due(&w, c, 1, 2 * S + 1)); /* retried at once */
-	assert_false(census_read_done(&w, false, 1, 2 * S + 1));
+	assert_true(census_due(&w, c, 1, 2 * S + 1, FREE)); /* retried at once */
+	assert_false(census_read_done(&w, false, 1, 2 * S + 1, MS));
 	counters_of(c, 130, 10);
-	assert_true(census_due(&w, c, 1, 2 * S + 2));
-	assert_true(census_read_done(&w, false, 1, 2 * S + 2)); /* kept as a guess */
+	assert_true(census_due(&w, c, 1, 2 * S + 2, FREE));
+	assert_true(census_read_done(&w, false, 1, 2 * S + 2, MS)); /* kept as a guess */
 	counters_of(c, 140, 10);
-	assert_false(census_due(&w, c, 1, 3 * S)); /* 5 s between reads now */
-	assert_true(census_due(&w, c, 1, 8 * S));
-	assert_true(census_read_done(&w, true, 1, 8 * S));
-	assert_false(census_due(&w, c, 1, 20 * S)); /* exact: settled */
+	assert_false(census_due(&w, c, 1, 3 * S, FREE)); /* 5 s between reads now */
+	assert_true(census_due(&w, c, 1, 8 * S, FREE));
+	assert_true(census_read_done(&w, true, 1, 8 * S, MS));
+	assert_false(census_due(&w, c, 1, 20 * S, FREE)); /* exact: settled */
 	counters_of(c, 150, 10);
-	assert_true(census_due(&w, c, 2, 21 * S));
+	assert_true(census_due(&w, c, 2, 21 * S, FREE));
+}
+
+/* A read due is put off while a clock may fire before it would be done
+ * (room < twice the last read's cost + CENSUS_MARGIN_NS), at most
+ * CENSUS_PUT_OFF_NS; with room enough it goes ahead at once. */
+static void test_put_off_while_a_clock_runs(void **state)
+{
+	struct census_watch w = { 0 };
+	uint64_t c[SR_CNT_MAX];
+
+	(void)state;
+	counters_of(c, 100, 10);
+	assert_false(census_due(&w, c, 0, 1 * S, FREE));
+	assert_true(census_due(&w, c, 0, 2 * S, FREE));
+	assert_true(census_read_done(&w, true, 0, 2 * S, 300 * MS)); /* took 300 ms */
+	counters_of(c, 101, 10);
+	assert_false(census_due(&w, c, 0, 10 * S, FREE));
+	/* Due now; a clock fires within 2 x 300 ms + 100 ms: put off. */
+	assert_false(census_due(&w, c, 0, 11 * S, 699 * MS));
+	assert_false(census_due(&w, c, 0, 12 * S, 0));
+	/* Room enough: read. */
+	assert_true(census_due(&w, c, 0, 13 * S, 700 * MS));
+	assert_true(census_read_done(&w, true, 0, 13 * S, 300 * MS));
+	/* Never room (a stall that lasts): read after CENSUS_PUT_OFF_NS anyway. */
+	counters_of(c, 102, 10);
+	assert_false(census_due(&w, c, 0, 20 * S, 0));
+	assert_false(census_due(&w, c, 0, 21 * S, 0)); /* put off from here */
+	assert_false(census_due(&w, c, 0, 21 * S + CENSUS_PUT_OFF_NS - 1, 0));
+	assert_true(census_due(&w, c, 0, 21 * S + CENSUS_PUT_OFF_NS, 0));
+	assert_true(census_read_done(&w, true, 0, 51 * S, 300 * MS));
+	/* The next put-off counts from its own start. */
+	counters_of(c, 103, 10);
+	assert_false(census_due(&w, c, 0, 60 * S, 0));
+	assert_false(census_due(&w, c, 0, 61 * S, 0));
+	assert_false(census_due(&w, c, 0, 62 * S, 0));
+	assert_true(census_due(&w, c, 0, 61 * S + CENSUS_PUT_OFF_NS, 0));
 }
 
 int main(void)
@@ -169,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_carry),
 		cmocka_unit_test(test_read_once_when_quiet),
 		cmocka_unit_test(test_lost_event_and_inexact_reads),
+		cmocka_unit_test(test_put_off_while_a_clock_runs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
