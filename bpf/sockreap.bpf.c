@@ -507,8 +507,16 @@ static __always_inline void entry_drop(const struct sock *sk, struct sr_sock *e)
 		count_add(SR_CNT_KERNEL, (__u64)-1);
 	hot_del(e);
 	if (cfg_storage) {
-		if (bpf_sk_storage_delete(&sr_store, (void *)sk) == 0)
-			count(SR_CNT_DELETES);
+		/* Gone for the counts whatever the delete says: a record the
+		 * kernel would not delete now (its storage lock can refuse)
+		 * stays on the closed socket until it is freed, where no walk
+		 * sees it; marked closed for any read that would. Counted, so
+		 * that a census correction can say whether this happened. */
+		if (bpf_sk_storage_delete(&sr_store, (void *)sk)) {
+			e->state = SR_TCP_CLOSE;
+			count(SR_CNT_DEL_REFUSED);
+		}
+		count(SR_CNT_DELETES);
 	} else if (bpf_map_delete_elem(&sr_socks, &e->key) == 0) {
 		count(SR_CNT_DELETES);
 	}

@@ -69,6 +69,7 @@ enum sr_counter {
 	SR_CNT_INSERTS,      /* entries created */
 	SR_CNT_DELETES,      /* hash path: entries deleted (TCP_CLOSE); inserts - deletes = tracked */
 	SR_CNT_KERNEL,       /* hash path: tracked kernel sockets (SR_F_KERNEL), per-CPU deltas */
+	SR_CNT_DEL_REFUSED,  /* storage path: closes whose record delete the kernel refused */
 	SR_CNT_STATE_BASE,   /* hash path, + state: tracked sockets in that state (per-CPU deltas;
 			      * the sum is exact). The storage path counts them in each read. */
 	SR_CNT_MAX = SR_CNT_STATE_BASE + SR_TCP_NSTATES,

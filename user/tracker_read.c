@@ -247,8 +247,9 @@ void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint
 			/* With no lost event reported, a difference is a drift
 			 * no event explains: say so, it is corrected now. */
 			if (!lost && t->census_at_ns && carried.tracked != read.tracked)
-				pr_info("census: %llu sockets tracked, the counters said %llu with no lost event reported: corrected",
-					(unsigned long long)read.tracked, (unsigned long long)carried.tracked);
+				pr_info("census: %llu sockets tracked, the counters said %llu with no lost event reported: corrected (record deletes refused so far: %llu)",
+					(unsigned long long)read.tracked, (unsigned long long)carried.tracked,
+					(unsigned long long)again[SR_CNT_DEL_REFUSED]);
 			t->census_read = read;
 			t->census_ctr = after;
 			t->census_at_ns = now;
