@@ -196,8 +196,7 @@ static void refresh_due(const struct scan_ctx *c, size_t n_due)
 {
 	struct scan_state *s = c->state;
 
-	for (size_t i = 0; i < n_due; i++)
-		s->due[i].refreshed = s->due[i].exact = false;
+	/* Each due entry starts not refreshed and not exact (judge() zeroes it). */
 	for (size_t i = 0; i < n_due && !tracker_lost_netns(c->tracker); i++) {
 		const struct sr_sock *e = &s->due[i].e;
 
