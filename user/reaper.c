@@ -184,6 +184,8 @@ static int locate_owner(const struct owner_index *ix, const struct sr_sock *e, s
  * A duplicate of the owner's fd for socket e: the owner located, its pid
  * pinned with a pidfd (pids recycle), the fd re-checked, then pidfd_getfd.
  * REAP_OK with *dup (the caller closes it), or the result to report.
+ * for_reap: held to act (the owner's name is read for the reap line, and
+ * the test build may pause before pidfd_getfd), not only to read the record.
  */
 static enum reap_result hold_owner_fd(const struct owner_index *ix, const struct sr_sock *e,
 				      struct reap_report *rep, int *dup, bool for_reap)
@@ -206,7 +208,8 @@ static enum reap_result hold_owner_fd(const struct owner_index *ix, const struct
 	}
 	rep->pid = own.pid;
 	rep->fd = own.fd;
-	read_comm(own.pid, rep->comm, sizeof(rep->comm));
+	if (for_reap) /* the name is for the reap line; a read through the fd logs nothing */
+		read_comm(own.pid, rep->comm, sizeof(rep->comm));
 
 	pidfd = (int)syscall(SYS_pidfd_open, own.pid, 0);
 	if (pidfd < 0) {
