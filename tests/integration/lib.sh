@@ -146,6 +146,30 @@ pair() {
 	wait_for "$TMP/$name-client.out" '^connected' 5 || { echo "FAIL: $name client did not connect"; exit 1; }
 }
 
+# zerowin_pair NS PORT DUR [SERVER ARGS...]: a zerowin sender (tcpdrv) on
+# PORT and a reader that never reads, up to the sender's "window_closed".
+# A pair whose reader dropped data it had offered room for ends "stuck"
+# (tcpdrv says why): no setup for a write behind the window, so it is
+# stopped and a new pair started on the next port, three tries in all, each
+# said in the output. Sets ZW_PORT and ZW_SRV; returns 1 if none got there.
+zerowin_pair() {
+	local ns=$1 port=$2 dur=$3 try; shift 3
+	for try in 1 2 3; do
+		ZW_PORT=$((port + try - 1))
+		bg_ns zerowin-server "$ns" "$TCPDRV" server --port "$ZW_PORT" --mode zerowin --duration "$dur" "$@"
+		ZW_SRV=$BG_PID
+		wait_for "$TMP/zerowin-server.out" '^listening' 5 || { echo "FAIL: zerowin server did not listen"; exit 1; }
+		bg_ns zerowin-client "$ns" "$TCPDRV" client --port "$ZW_PORT" --mode hold --duration "$dur"
+		wait_for "$TMP/zerowin-server.out" '^(window_closed|stuck)' 10 || return 1
+		grep -q '^window_closed' "$TMP/zerowin-server.out" && return 0
+		echo "  try $try on port $ZW_PORT: the reader dropped data it had offered room for ($(grep -m1 '^stuck' "$TMP/zerowin-server.out")); a new pair"
+		sig KILL "$BG_PID" "$ZW_SRV"
+		mv "$TMP/zerowin-server.out" "$TMP/zerowin-server.try$try.out"
+		mv "$TMP/zerowin-client.out" "$TMP/zerowin-client.try$try.out"
+	done
+	return 1
+}
+
 # drop_to_port NS PORT: a half-open peer. In NS, drop every packet sent to
 # PORT: the peer's ACKs to a server on PORT never arrive. Undone at exit or
 # by undrop NS.

@@ -30,18 +30,16 @@ start_daemon "$NS" daemon --send-path sweep --stall-grace "$GRACE" --interval "$
 LOG=$TMP/daemon.out
 READY=$(iso_s "$(grep -m1 'event=ready' "$LOG" | grep -o '^ts=[^ ]*' | cut -d= -f2)")
 
-pair "$NS" 5502 zerowin zerowin hold "$DUR"
-ZW_SRV=$SRV_PID
-wait_for "$TMP/zerowin-server.out" '^window_closed' 10 ||
+zerowin_pair "$NS" 5502 "$DUR" ||
 	{ fail "the zerowin sender never saw a zero window with nothing outstanding"; finish; exit 1; }
-drop_to_port "$NS" 5502
+drop_to_port "$NS" "$ZW_PORT"
 sig USR1 "$ZW_SRV"
 SIGNALLED=$(date +%s.%N)
 wait_pids "$DUR" "$ZW_SRV"
 
 expect_result "the sender queued behind the zero window is woken" "$TMP/zerowin-server.out" error
-check "reaped for send_stall" reap_ok_for "$LOG" 5502
-line=$(grep 'event=reap .*result=ok' "$LOG" | grep 'laddr=127.0.0.1:5502 ' | head -1)
+check "reaped for send_stall" reap_ok_for "$LOG" "$ZW_PORT"
+line=$(grep 'event=reap .*result=ok' "$LOG" | grep "laddr=127.0.0.1:$ZW_PORT " | head -1)
 reap_at=0
 [ -n "$line" ] && reap_at=$(iso_s "$(grep -o '^ts=[^ ]*' <<<"$line" | cut -d= -f2)")
 stalled=$(grep -o 'stalled_s=[0-9.]*' <<<"$line" | cut -d= -f2)

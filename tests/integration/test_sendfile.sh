@@ -24,19 +24,15 @@ echo "  this kernel: $(grep -m1 -o 'send_path=[a-z]* sendfile=[a-z_]*' "$LOG")"
 check "event=ready says how sendfile writes are seen (sendfile=${how:-?})" \
 	grep -Eq 'event=ready .*sendfile=(send_path|fentry|backstop) ' "$LOG"
 
-bg_ns zerowin-server "$NS" "$TCPDRV" server --port 5961 --mode zerowin --sendfile --duration "$DUR"
-ZW_SRV=$BG_PID
-wait_for "$TMP/zerowin-server.out" '^listening' 5 || { echo "FAIL: server did not listen"; exit 1; }
-bg_ns zerowin-client "$NS" "$TCPDRV" client --port 5961 --mode hold --duration "$DUR"
-wait_for "$TMP/zerowin-server.out" '^window_closed' 10 ||
+zerowin_pair "$NS" 5961 "$DUR" --sendfile ||
 	{ fail "the sender never saw a zero window with nothing outstanding"; finish; exit 1; }
-drop_to_port "$NS" 5961
+drop_to_port "$NS" "$ZW_PORT"
 sig USR1 "$ZW_SRV"
 SIGNALLED=$(date +%s.%N)
 wait_pids "$DUR" "$ZW_SRV"
 
 expect_result "the sendfile() sender behind the zero window is woken" "$TMP/zerowin-server.out" error
-check "reaped for send_stall" reap_ok_for "$LOG" 5961
+check "reaped for send_stall" reap_ok_for "$LOG" "$ZW_PORT"
 at=$(field_of "$TMP/zerowin-server.out" at)
 LIMIT=$(echo "$GRACE + $INTERVAL + $(scaled 1)" | bc)
 [ "$how" = backstop ] && LIMIT=$(echo "$PERIOD + $LIMIT + $INTERVAL" | bc)

@@ -822,9 +822,9 @@ static void on_event(struct end *e, uint32_t ev)
 
 /* ---- time-driven steps ------------------------------------------------ */
 
-/* The zero-window kind: offer the peer exactly its window until it is zero
- * with nothing outstanding (every byte acknowledged), then, at its death,
- * blackhole the peer and write behind the window. */
+/* The zero-window kind: offer the peer its window, a segment at a time,
+ * until it is zero with nothing outstanding (every byte acknowledged), then,
+ * at its death, blackhole the peer and write behind the window. */
 static void zerowin_step(struct conn *c, double t)
 {
 	struct tcp_info ti;
@@ -882,7 +882,9 @@ static void zerowin_step(struct conn *c, double t)
 		if (c->dies_at < t)
 			c->dies_at = t;
 	} else if (outq == 0 && ti.tcpi_snd_wnd > 0) {
-		ssize_t n = s_send(c, ti.tcpi_snd_wnd);
+		/* One segment at a time, as tcpdrv's zerowin does: the whole
+		 * window in two segments made the reader drop one. */
+		ssize_t n = s_send(c, ti.tcpi_snd_wnd < ti.tcpi_snd_mss ? ti.tcpi_snd_wnd : ti.tcpi_snd_mss);
 
 		if (n < 0) {
 			broken(c, 's', (int)-n);

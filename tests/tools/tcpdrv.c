@@ -502,12 +502,15 @@ static int run_swap(int lfd, int fd, const struct args *a, double deadline)
 
 /*
  * zerowin: the one case only the sweep path's backstop walk sees. Send the
- * peer's window, and only with nothing outstanding, until the
- * peer (a reader that never reads) advertises a zero window and everything
- * sent is acknowledged; say "window_closed" and wait for SIGUSR1 (the test
- * drops the peer's packets meanwhile, so no window probe is answered); then
- * send until an error or the deadline. The data is queued behind a zero
- * window: never transmitted, so never retransmitted, and no ACK comes back.
+ * peer's window, one segment at a time and only with nothing outstanding,
+ * until the peer (a reader that never reads) advertises a zero window and
+ * everything sent is acknowledged; say "window_closed" and wait for SIGUSR1
+ * (the test drops the peer's packets meanwhile, so no window probe is
+ * answered); then send until an error or the deadline. The data is queued
+ * behind a zero window: never transmitted, so never retransmitted, and no ACK
+ * comes back. If the peer drops data it had offered room for, the rest waits
+ * behind a zero window the reader never reopens, retransmitted: no setup for
+ * this case. Say "stuck" after 1 s of it and end, so the test can start over.
  */
 /* sendfile(2) from a 1 MB memfd, over and over, until an error or the deadline. */
 static int sendfile_until(int fd, double deadline, unsigned long long *bytes)
@@ -544,7 +547,7 @@ static int run_zerowin(int fd, double deadline, bool sendfile)
 	socklen_t tl;
 	sigset_t set;
 	int one = 1, outq = 0, err;
-	double left;
+	double left, stuck_at = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -563,12 +566,25 @@ static int run_zerowin(int fd, double deadline, bool sendfile)
 		}
 		if (outq == 0 && ti.tcpi_snd_wnd == 0)
 			break;
-		/* The whole window the peer offers, never more: it is not taken
-		 * back, so all of it is acknowledged. (Less, in ever smaller
-		 * segments, overflows the peer's buffer with per-segment overhead
-		 * until it drops them.) */
+		if (outq > 0 && ti.tcpi_snd_wnd == 0) {
+			if (stuck_at == 0)
+				stuck_at = mono();
+			if (mono() - stuck_at >= 1.0) {
+				printf("stuck bytes=%llu outq=%d\n", bytes, outq);
+				finish("stuck", 0, bytes);
+				return 0;
+			}
+		} else {
+			stuck_at = 0;
+		}
+		/* One full segment of the window the peer offers, or the window's
+		 * rest, never more: room offered is not taken back, so all of it
+		 * is acknowledged. (The whole window at once, two segments, made
+		 * the peer drop one on every run here: the buffer the window stood
+		 * for did not hold both segments' overhead. Segments much smaller
+		 * than the window overflow it the same way.) */
 		if (outq == 0) {
-			size_t n = ti.tcpi_snd_wnd;
+			size_t n = ti.tcpi_snd_wnd < ti.tcpi_snd_mss ? ti.tcpi_snd_wnd : ti.tcpi_snd_mss;
 			ssize_t r = send(fd, buf, n < sizeof(buf) ? n : sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
 
 			if (r > 0)
