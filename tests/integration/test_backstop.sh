@@ -3,8 +3,8 @@
 # written while the peer's window was already zero, with nothing left
 # unacknowledged, to a peer that then went silent shows in no ACK and no
 # retransmission: only the walk, which starts every 10 s, finds it. The
-# sender is reaped within one period + grace + interval, and not before the
-# first walk. The walk is taken in steps: with more sockets than one step
+# sender is reaped within one period + grace + the walk's steps and scans,
+# and not before the first walk. The walk is taken in steps: with more sockets than one step
 # visits (1024 at the least), one walk spans several scans.
 . "$(dirname "$0")/lib.sh"
 require_env
@@ -46,8 +46,12 @@ stalled=$(grep -o 'stalled_s=[0-9.]*' <<<"$line" | cut -d= -f2)
 onset=$(echo "${reap_at:-0} - ${stalled:-0}" | bc)
 check "found by a backstop walk: its queue first seen $(echo "$onset - $READY" | bc) s after ready (>= $PERIOD - interval)" \
 	test "$(echo "${reap_at:-0} > 0 && $onset - $READY >= $PERIOD - $INTERVAL" | bc)" = 1
-LIMIT=$(echo "$PERIOD + $GRACE + 2 * $INTERVAL + $(scaled 1)" | bc)
-check "reaped $(echo "$reap_at - $SIGNALLED" | bc) s after the send (<= period + grace + 2 intervals + 1 = $LIMIT)" \
+# The worst case: the send just after a walk passed the socket; the next walk
+# starts a period later, at a scan (+ 1 interval); its third step reaches the
+# socket (+ 2 intervals); the grace; the scan that sees it expire (+ 1
+# interval). Then 1 s of slack.
+LIMIT=$(echo "$PERIOD + $GRACE + 4 * $INTERVAL + $(scaled 1)" | bc)
+check "reaped $(echo "$reap_at - $SIGNALLED" | bc) s after the send (<= period + grace + 4 intervals + 1 = $LIMIT)" \
 	test "$(echo "${reap_at:-0} > 0 && $reap_at - $SIGNALLED <= $LIMIT" | bc)" = 1
 
 WALKS=$(metric "$TMP/metrics.prom" sockreap_backstop_walks_total) STEPS=$(metric "$TMP/metrics.prom" sockreap_backstop_steps_total)
