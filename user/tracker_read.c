@@ -244,11 +244,15 @@ void tracker_census(struct tracker *t, const uint64_t counters[SR_CNT_MAX], uint
 		if (census_read_done(&t->census_watch, census_counters_still(counters, again),
 				     skipped_runs, now, cost)) {
 			census_carry(&t->census_read, &after, &t->census_ctr, &carried);
-			/* With no lost event reported, a difference is a drift
-			 * no event explains: say so, it is corrected now. */
+			/* With no run skipped since the last read, a difference
+			 * is a drift no new lost event explains: say so, it is
+			 * corrected now. A close skipped earlier leaves its record
+			 * until the socket is freed, which can be after that read:
+			 * the line gives the runs skipped so far for that. */
 			if (!lost && t->census_at_ns && carried.tracked != read.tracked)
-				pr_info("census: %llu sockets tracked, the counters said %llu with no lost event reported: corrected (record deletes refused so far: %llu)",
+				pr_info("census: %llu sockets tracked, the counters said %llu with no run skipped since the last count: corrected (runs skipped so far: %llu, record deletes refused so far: %llu)",
 					(unsigned long long)read.tracked, (unsigned long long)carried.tracked,
+					(unsigned long long)skipped_runs,
 					(unsigned long long)again[SR_CNT_DEL_REFUSED]);
 			t->census_read = read;
 			t->census_ctr = after;
