@@ -1,9 +1,12 @@
 /* control.c - a Unix socket for `sockreap list`: one request line, one answer.
  *
  * Served from the scan loop between scans and between reaps of a long scan
- * (single thread: a fresh map read, no locking). A client's request and the
- * answer are each bounded in total time, however the client trickles or
- * stalls: SR_CONTROL_REQUEST_MS + SR_CONTROL_REPLY_MS at most per client.
+ * (single thread: a fresh map read, no locking). A client's request is
+ * bounded in total time, however the client trickles or stalls
+ * (SR_CONTROL_REQUEST_MS). The answer is written to a memfd and the fd is
+ * passed to the client (SCM_RIGHTS): one small message, whatever the
+ * answer's size, so a slow reader costs the scan loop nothing and never
+ * gets a list cut short.
  */
 #include "control.h"
 
@@ -135,22 +138,42 @@ int control_accept(int lfd, char *req, size_t reqlen)
 	return c;
 }
 
-int control_reply(int c, const char *body, size_t len)
+int control_reply(int c, int body_fd)
 {
-	int64_t deadline = now_ms() + SR_CONTROL_REPLY_MS;
-	size_t off = 0;
+	char one = 'A', ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &one, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
 
-	/* A client that stops reading loses the rest of its answer, not our time. */
-	while (off < len && wait_ready(c, POLLOUT, deadline)) {
-		ssize_t w = send(c, body + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	memset(ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &body_fd, sizeof(int));
+	/* A fresh connection's buffer is empty: one byte never waits. */
+	return sendmsg(c, &m, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ? 0 : -errno;
+}
 
-		if (w < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	return off == len ? 0 : -ETIMEDOUT;
+/* The answer's fd from the daemon's one message, or negative errno. */
+static int receive_answer(int fd)
+{
+	char one, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &one, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	int body = -1;
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	cm = CMSG_FIRSTHDR(&m);
+	if (n == 1 && cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&body, CMSG_DATA(cm), sizeof(int));
+	return body >= 0 ? body : -EPROTO; /* closed without an answer, or not ours */
 }
 
 int control_request(const char *path, const char *req, FILE *out)
@@ -158,7 +181,7 @@ int control_request(const char *path, const char *req, FILE *out)
 	struct sockaddr_un a;
 	char buf[65536];
 	ssize_t n = 0;
-	int fd, ret = 0;
+	int fd, body, ret = 0;
 
 	if (make_addr(path, &a))
 		return -ENAMETOOLONG;
@@ -173,13 +196,19 @@ int control_request(const char *path, const char *req, FILE *out)
 	set_timeouts(fd, SR_CONTROL_CLIENT_WAIT_S);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) || write(fd, "\n", 1) != 1)
 		ret = -EIO;
-	while (!ret && (n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)n, out);
 	/* No answer in time is a failure, not an empty list (a daemon listing
 	 * 40 000 sockets under an emulator took longer than the 10 s once
 	 * allowed here, and `list` printed nothing and exited 0). */
-	if (!ret && n < 0)
-		ret = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+	if (!ret && (body = receive_answer(fd)) < 0)
+		ret = body;
 	close(fd);
+	if (ret)
+		return ret;
+	/* From its start: the daemon's writes share the file's offset. */
+	for (off_t off = 0; (n = pread(body, buf, sizeof(buf), off)) > 0; off += n)
+		fwrite(buf, 1, (size_t)n, out);
+	if (n < 0)
+		ret = -errno;
+	close(body);
 	return ret;
 }

@@ -8,7 +8,6 @@
 #define SR_DEFAULT_CONTROL_SOCKET "/run/sockreap/control.sock"
 #define SR_CONTROL_REQ_MAX 64
 #define SR_CONTROL_REQUEST_MS 200 /* a client's whole request line, at most */
-#define SR_CONTROL_REPLY_MS 500	  /* the whole answer, at most */
 
 /*
  * Listen on a Unix socket at path, mode 0600 (list needs the daemon's own
@@ -24,8 +23,9 @@ void control_close(int fd, const char *path);
  */
 int control_accept(int lfd, char *req, size_t reqlen);
 
-/* Write the answer to client c within SR_CONTROL_REPLY_MS. 0, or -ETIMEDOUT (cut short). */
-int control_reply(int c, const char *body, size_t len);
+/* Pass the answer, a file read from its start (a memfd), to client c: one
+ * message that never waits. 0, or negative errno. */
+int control_reply(int c, int body_fd);
 
 /* How long the client waits for each part of the answer: the daemon reads
  * every tracked socket and its owner first, seconds for 100 000 of them. */

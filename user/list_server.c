@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,17 +19,21 @@ void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
 {
 	struct list_row *rows = NULL;
 	struct pod_identity *who = NULL;
-	char req[SR_CONTROL_REQ_MAX], *body = NULL;
-	size_t len = 0;
+	char req[SR_CONTROL_REQ_MAX];
 	uint64_t now;
-	FILE *f;
-	int c = control_accept(control_fd, req, sizeof(req));
+	FILE *f = NULL;
+	int c = control_accept(control_fd, req, sizeof(req)), body = -1, w = -1;
 
 	if (c < 0)
 		return;
-	f = open_memstream(&body, &len);
-	if (!f)
+	/* The answer goes to the client as a file (control_reply): written
+	 * here at memory speed, read there at the client's. */
+	body = memfd_create("sockreap-list", MFD_CLOEXEC);
+	if (body < 0 || (w = dup(body)) < 0 || !(f = fdopen(w, "w"))) {
+		if (w >= 0)
+			close(w);
 		goto out;
+	}
 	if (strcmp(req, "list") && strcmp(req, "list json")) {
 		fprintf(f, "sockreap: unknown request\n");
 	} else if (tracker_read(t, snap)) {
@@ -50,10 +55,11 @@ void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
 		listing_render(f, rows, snap->n, now, !strcmp(req, "list json"));
 	}
 	if (fclose(f) == 0)
-		control_reply(c, body, len);
+		control_reply(c, body);
 out:
 	free(rows);
-	free(body);
+	if (body >= 0)
+		close(body);
 	/* A list of hundreds of thousands of sockets is tens of megabytes: give
 	 * them back rather than keep them for the next answer. */
 	tracker_snapshot_free(snap);
