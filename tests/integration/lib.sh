@@ -156,14 +156,13 @@ zerowin_pair() {
 	local ns=$1 port=$2 dur=$3 try; shift 3
 	for try in 1 2 3; do
 		ZW_PORT=$((port + try - 1))
-		bg_ns zerowin-server "$ns" "$TCPDRV" server --port "$ZW_PORT" --mode zerowin --duration "$dur" "$@"
-		ZW_SRV=$BG_PID
-		wait_for "$TMP/zerowin-server.out" '^listening' 5 || { echo "FAIL: zerowin server did not listen"; exit 1; }
-		bg_ns zerowin-client "$ns" "$TCPDRV" client --port "$ZW_PORT" --mode hold --duration "$dur"
+		SERVER_EXTRA=("$@")
+		pair "$ns" "$ZW_PORT" zerowin zerowin hold "$dur"
+		ZW_SRV=$SRV_PID
 		wait_for "$TMP/zerowin-server.out" '^(window_closed|stuck)' 10 || return 1
 		grep -q '^window_closed' "$TMP/zerowin-server.out" && return 0
 		echo "  try $try on port $ZW_PORT: the reader dropped data it had offered room for ($(grep -m1 '^stuck' "$TMP/zerowin-server.out")); a new pair"
-		sig KILL "$BG_PID" "$ZW_SRV"
+		sig KILL "$CLI_PID" "$ZW_SRV"
 		mv "$TMP/zerowin-server.out" "$TMP/zerowin-server.try$try.out"
 		mv "$TMP/zerowin-client.out" "$TMP/zerowin-client.try$try.out"
 	done

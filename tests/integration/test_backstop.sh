@@ -4,8 +4,9 @@
 # unacknowledged, to a peer that then went silent shows in no ACK and no
 # retransmission: only the walk, which starts every 10 s, finds it. The
 # sender is reaped within one period + grace + the walk's steps and scans,
-# and not before the first walk. The walk is taken in steps: with more sockets than one step
-# visits (1024 at the least), one walk spans several scans.
+# and not before the first walk. The walk is taken in steps: with more
+# sockets than one step visits (1024 at the least), one walk spans several
+# scans.
 . "$(dirname "$0")/lib.sh"
 require_env
 command -v nft >/dev/null || skip "nft not installed (make deps)"

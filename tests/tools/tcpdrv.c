@@ -500,18 +500,6 @@ static int run_swap(int lfd, int fd, const struct args *a, double deadline)
 	return 0;
 }
 
-/*
- * zerowin: the one case only the sweep path's backstop walk sees. Send the
- * peer's window, one segment at a time and only with nothing outstanding,
- * until the peer (a reader that never reads) advertises a zero window and
- * everything sent is acknowledged; say "window_closed" and wait for SIGUSR1
- * (the test drops the peer's packets meanwhile, so no window probe is
- * answered); then send until an error or the deadline. The data is queued
- * behind a zero window: never transmitted, so never retransmitted, and no ACK
- * comes back. If the peer drops data it had offered room for, the rest waits
- * behind a zero window the reader never reopens, retransmitted: no setup for
- * this case. Say "stuck" after 1 s of it and end, so the test can start over.
- */
 /* sendfile(2) from a 1 MB memfd, over and over, until an error or the deadline. */
 static int sendfile_until(int fd, double deadline, unsigned long long *bytes)
 {
@@ -538,6 +526,18 @@ static int sendfile_until(int fd, double deadline, unsigned long long *bytes)
 	return err;
 }
 
+/*
+ * zerowin: the one case only the sweep path's backstop walk sees. Send the
+ * peer's window, one segment at a time and only with nothing outstanding,
+ * until the peer (a reader that never reads) advertises a zero window and
+ * everything sent is acknowledged; say "window_closed" and wait for SIGUSR1
+ * (the test drops the peer's packets meanwhile, so no window probe is
+ * answered); then send until an error or the deadline. The data is queued
+ * behind a zero window: never transmitted, so never retransmitted, and no ACK
+ * comes back. If the peer drops data it had offered room for, the rest waits
+ * behind a zero window the reader never reopens, retransmitted: no setup for
+ * this case. Say "stuck" after 1 s of it and end, so the test can start over.
+ */
 static int run_zerowin(int fd, double deadline, bool sendfile)
 {
 	unsigned long long bytes = 0;
