@@ -34,6 +34,21 @@ sig() {
 	return 0
 }
 
+# After a failed check: each daemon's last decisions and last lines, in the
+# test's own output. CI shows that output, not the files it keeps, so a
+# failure there must explain itself here.
+DAEMON_LOGS=()
+daemon_tails() {
+	local f
+	for f in "${DAEMON_LOGS[@]}"; do
+		[ -f "$f" ] || continue
+		echo "  -- ${f##*/}: last decisions, then last lines"
+		grep -E 'event=(stall|reap|spared)' "$f" | tail -n 12 | sed 's/^/    /'
+		echo "    ..."
+		tail -n 6 "$f" | sed 's/^/    /'
+	done
+}
+
 cleanup() {
 	local p ns c
 	# Only the test's own shell cleans up: a subshell that inherited the trap
@@ -43,6 +58,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for c in "${CLEANUPS[@]}"; do eval "$c" 2>/dev/null; done
 	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	[ "$FAILS" -gt 0 ] && daemon_tails
 	if [ "$FAILS" -gt 0 ] && [ -n "${SR_KEEP_FAILED:-}" ]; then
 		# In a guest, whose /tmp dies with it: the logs (not the bulk data)
 		# go to the results share, which the host keeps (tests/kernels/run.sh).
@@ -112,6 +128,7 @@ start_daemon() {
 	bg_ns "$name" "$ns" env "${DAEMON_ENV[@]}" "$SOCKREAP" --metrics-addr off \
 		--control-socket "$TMP/$name.sock" "$@"
 	DAEMON_PID=$BG_PID
+	DAEMON_LOGS+=("$TMP/$name.out")
 	if ! wait_for "$TMP/$name.out" 'event.{0,3}[=:].{0,1}ready' 15; then
 		echo "FAIL: daemon $name did not get ready:"; sed 's/^/    /' "$TMP/$name.out"
 		exit 1
@@ -194,6 +211,38 @@ field_of() { grep '^result=' "$1" | tail -1 | grep -o "$2=[^ ]*" | cut -d= -f2; 
 expect_result() { # NAME FILE WANT
 	local got; got=$(result_of "$2")
 	if [ "$got" = "$3" ]; then ok "$1: result=$got"; else fail "$1: result=${got:-none}, want $3 ($(tail -1 "$2"))"; fi
+}
+
+# dead_duration LIMIT: the own deadline of a connection the test expects
+# reaped within LIMIT s (scaled) of the moment it makes it dead: far past the
+# limit, so that a slow setup (several pairs under TCG on a loaded machine)
+# eats nothing of the time the daemon is given. The verdict is
+# expect_woken's, counted from that moment.
+dead_duration() { awk -v l="$1" -v s="$SR_TIME_SCALE" 'BEGIN { printf "%d", l + 60 * s }'; }
+
+# wait_dead LIMIT PID...: wait for the senders made dead, at most LIMIT s
+# (scaled already) and 5 s (scaled) more; what is left then is killed.
+wait_dead() {
+	local limit=$1; shift
+	wait_pids "$(echo "x = $limit / $SR_TIME_SCALE + 5.999; scale=0; x / 1" | bc)" "$@"
+}
+
+# expect_woken NAME FILE T0 LIMIT: the sender ended with an error, at most
+# LIMIT s after T0 (date +%s.%N, taken when the test made it dead), by the
+# sender's own timestamp: no race between two deadlines.
+expect_woken() {
+	local got at lat
+	got=$(result_of "$2") at=$(field_of "$2" at)
+	if [ "$got" != error ] || [ -z "$at" ]; then
+		fail "$1: result=${got:-none}, want error ($(tail -1 "$2"))"
+		return
+	fi
+	lat=$(echo "$at - $3" | bc)
+	if [ "$(echo "$lat >= 0 && $lat <= $4" | bc)" = 1 ]; then
+		ok "$1: woken with an error ${lat}s after it went dead (<= ${4}s)"
+	else
+		fail "$1: woken with an error ${lat}s after it went dead, limit ${4}s"
+	fi
 }
 
 # The other end's output: X-server.out <-> X-client.out.
