@@ -123,9 +123,14 @@ if [[ ${SOCKREAP_CPU_LOCKED:-0} != 1 ]]; then
 fi
 
 append="console=ttyS0 quiet panic=-1 sockreap.guest=$KERNELS_DIR/guest.sh"
+# 4 GiB by default (SR_GUEST_MEM): in 2 GiB the kernel's TCP memory limit
+# (tcp_mem, sized from RAM) is about 120 MB, which the soak's queues reach
+# when the guest runs slowly; under that pressure the kernel drops live
+# connections' data (TcpExtTCPRcvQDrop) and they make no progress for longer
+# than the guests' grace (README, Reliability). SR_GUEST_MEM=2G shows it.
 # shellcheck disable=SC2054 # the commas are qemu option syntax
 qemu_args=(
-	-accel tcg,thread=multi -cpu max -smp 2 -m 2G
+	-accel tcg,thread=multi -cpu max -smp 2 -m "${SR_GUEST_MEM:-4G}"
 	-nodefaults -display none -no-reboot -monitor none
 	-chardev "file,id=con,path=$results/console.log" -serial chardev:con
 	-kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append"

@@ -87,6 +87,11 @@ PID_W=$DAEMON_PID
 start_daemon "$NSB" daemon-b --stall-grace "$GRACE" --interval "$INTERVAL" --cgroup "$CG/slow" \
 	--metrics-file "$TMP/metrics-b.prom"
 PID_B=$DAEMON_PID
+# Packets the machine dropped (every CPU's backlog, all namespaces), read
+# before and after: with the namespaces' own TCP counters, what a live
+# connection's lost progress came from, if one is ever shut.
+softnet_drops() { local s=0 a b r; while read -r a b r; do s=$((s + 16#$b)); done </proc/net/softnet_stat; echo $s; }
+DROPS0=$(softnet_drops)
 touch "$TMP/go"
 echo "  traffic for ${SECONDS_RUN}s (grace ${GRACE}s, interval ${INTERVAL}s, idle ${IDLE}s, peer-gone ${PG}s)"
 
@@ -117,6 +122,14 @@ for name in a witness b; do
 	awk -v d="$name" '/^sockreap_bpf_recursion_misses_total\{/ && $2 > 0 { print "  daemon " d ": " $0 }' \
 		"$TMP/metrics-$name.prom"
 done
+# Where the loopback lost packets, per namespace: counters that are not 0.
+for d in "A $NSA" "B $NSB"; do
+	read -r name ns <<<"$d"
+	in_ns "$ns" nstat -az 2>/dev/null | awk -v n="$name" '
+		$1 ~ /^(TcpRetransSegs|TcpExt(TCPBacklogDrop|TCPRcvQDrop|TCPOFODrop|PruneCalled|RcvPruned|TCPZeroWindowDrop|TCPMemoryPressures|ListenDrops|TCPLossProbes|TCPTimeouts))$/ && $2 > 0 {
+			l = l " " $1 "=" $2 } END { print "  namespace " n " losses:" (l ? l : " none") }' | tee -a "$OUT/losses.txt"
+done
+echo "  backlog drops on every CPU during the soak: $(($(softnet_drops) - DROPS0))" | tee -a "$OUT/losses.txt"
 for p in "$PID_A" "$PID_W" "$PID_B"; do
 	stop_daemon "$p"
 	check "daemon $p exits 0 on SIGTERM" test $? = 0
