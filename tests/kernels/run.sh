@@ -127,7 +127,8 @@ append="console=ttyS0 quiet panic=-1 sockreap.guest=$KERNELS_DIR/guest.sh"
 # (tcp_mem, sized from RAM) is about 120 MB, which the soak's queues reach
 # when the guest runs slowly; under that pressure the kernel drops live
 # connections' data (TcpExtTCPRcvQDrop) and they make no progress for longer
-# than the guests' grace (README, Reliability). SR_GUEST_MEM=2G shows it.
+# than the guests' grace (README, Reliability). SR_GUEST_MEM=2G shows it;
+# 4 GiB makes it rarer, not impossible (seen once more on 5.10, host slowed).
 # shellcheck disable=SC2054 # the commas are qemu option syntax
 qemu_args=(
 	-accel tcg,thread=multi -cpu max -smp 2 -m "${SR_GUEST_MEM:-4G}"
