@@ -34,9 +34,14 @@ check "scans go on with the FIFO planted (scans_total ${before:-?} -> ${now:-?})
 	test -n "$now" -a -n "$before" -a "${now:-0}" -ge $((${before:-0} + 4))
 check "the symlink was replaced, not followed" bash -c "[ ! -L '$PROM' ] && [ \"\$(cat '$TMP/target')\" = secret ]"
 check "no temporary file left beside it" bash -c "! ls -A '$TMP/textfile' | grep -q '^\\..*\\.tmp$'"
+# 1 s on the host, scaled in a guest like every wait (0.42-0.57 s of it in
+# CI's guests, 1.10 s once in a 5.10 guest slowed further): the exit frees
+# the programs, slow under TCG. A daemon stuck on the FIFO is killed by
+# stop_daemon's watchdog after 10 s and fails either way.
+LIMIT=$(scaled 1)
 t0=$(date +%s.%N)
 stop_daemon "$DAEMON_PID"; rc=$?
 took=$(echo "$(date +%s.%N) - $t0" | bc)
-check "SIGTERM answered in ${took} s (<= 1 s), exit 0 ($rc)" \
-	test "$(echo "$took <= 1" | bc)" = 1 -a "$rc" = 0
+check "SIGTERM answered in ${took} s (<= $LIMIT s), exit 0 ($rc)" \
+	test "$(echo "$took <= $LIMIT" | bc)" = 1 -a "$rc" = 0
 finish
