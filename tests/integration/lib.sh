@@ -43,7 +43,7 @@ daemon_tails() {
 	for f in "${DAEMON_LOGS[@]}"; do
 		[ -f "$f" ] || continue
 		echo "  -- ${f##*/}: last decisions, then last lines"
-		grep -E 'event=(stall|reap|spared)' "$f" | tail -n 12 | sed 's/^/    /'
+		grep -E 'event=(stall|reap) ' "$f" | tail -n 12 | sed 's/^/    /'
 		echo "    ..."
 		tail -n 6 "$f" | sed 's/^/    /'
 	done
@@ -221,10 +221,11 @@ expect_result() { # NAME FILE WANT
 dead_duration() { awk -v l="$1" -v s="$SR_TIME_SCALE" 'BEGIN { printf "%d", l + 60 * s }'; }
 
 # wait_dead LIMIT PID...: wait for the senders made dead, at most LIMIT s
-# (scaled already) and 5 s (scaled) more; what is left then is killed.
+# (scaled already) and 6 s (scaled by wait_pids) more; what is left then is
+# killed.
 wait_dead() {
 	local limit=$1; shift
-	wait_pids "$(echo "x = $limit / $SR_TIME_SCALE + 5.999; scale=0; x / 1" | bc)" "$@"
+	wait_pids "$(awk -v l="$limit" -v s="$SR_TIME_SCALE" 'BEGIN { printf "%d", l / s + 6 }')" "$@"
 }
 
 # expect_woken NAME FILE T0 LIMIT: the sender ended with an error, at most

@@ -52,21 +52,11 @@ wait_pids 5 "$FROZEN_CLI" "$REUSE_CLI"
 undrop "$NS"
 
 echo "-- dead connections are reaped"
-expect_result "frozen reader: sender woken" "$TMP/frozen-server.out" error
-expect_result "half-open peer: sender woken" "$TMP/halfopen-server.out" error
+limit=$(echo "$GRACE + $INTERVAL + $(scaled 1)" | bc) # grace + interval + 1; the 1 s of slack scales too
+expect_woken "frozen reader: sender" "$TMP/frozen-server.out" "$T_STOP" "$limit"
+expect_woken "half-open peer: sender" "$TMP/halfopen-server.out" "$T_DROP" "$limit"
 check "frozen reader: reaped (result=ok) in the log" reap_ok_for "$LOG" 5001
 check "half-open peer: reaped (result=ok) in the log" reap_ok_for "$LOG" 5002
-limit=$(echo "$GRACE + $INTERVAL + $(scaled 1)" | bc) # the 1 s of slack scales too
-for s in frozen:$T_STOP halfopen:$T_DROP; do
-	n=${s%%:*} t0=${s#*:}
-	at=$(field_of "$TMP/$n-server.out" at)
-	lat=$(echo "${at:-0} - $t0" | bc)
-	if [ -n "$at" ] && [ "$(echo "$lat <= $limit" | bc)" = 1 ]; then
-		ok "$n: sender woken ${lat}s after the stall began (<= grace+interval+1 = ${limit}s)"
-	else
-		fail "$n: sender woken ${lat}s after the stall began, limit ${limit}s"
-	fi
-done
 check "reused fd: the stalled socket was reaped" grep -q '^result=error' "$TMP/reuse-server.out"
 check "reused fd: the fresh socket on the old fd number is untouched" grep -q '^fresh=healthy' "$TMP/reuse-server.out"
 check "reused fd: exactly one reap on port 5007" test "$(grep 'event=reap' "$LOG" | grep -c 'laddr=[^ ]*:5007 ')" = 1
