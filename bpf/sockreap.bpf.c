@@ -711,8 +711,6 @@ int BPF_PROG(sr_on_probe, struct sock *sk, const struct sk_buff *skb)
 	e = x.e;
 	/* sr_now() moves once per jiffy: this store does too, not per segment. */
 	set_changed(e->last_rx_ns, x.now);
-	if (e->flags & SR_F_RX_UNTIMED)
-		e->flags &= ~SR_F_RX_UNTIMED;
 	/* Every segment: rx_idle's re-check compares this count with the live
 	 * socket's, and a count kept per jiffy would miss a burst's tail. */
 	e->segs_in = x.tp->segs_in;
@@ -860,12 +858,10 @@ int sr_walk(struct bpf_iter__tcp *ctx)
 	/* Segments tcp_probe did not see (an event the kernel skipped, see
 	 * recursion_misses): the peer was heard from at some point since. Count
 	 * it as now, so rx_idle restarts its clock rather than wait forever on a
-	 * count its re-check would never find equal; and flagged, so that no one
-	 * reads this time as a segment's (a cause needs to know when the peer spoke). */
+	 * count its re-check would never find equal. */
 	if (state == SR_TCP_ESTABLISHED && tp->segs_in != e->segs_in) {
 		e->segs_in = tp->segs_in;
 		e->last_rx_ns = now;
-		e->flags |= SR_F_RX_UNTIMED;
 	}
 	note_tx(e, tp, tp->write_seq, now);
 	refresh_ino(e, sk);

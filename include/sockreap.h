@@ -44,9 +44,6 @@ enum sr_sock_flag {
 	SR_F_OWNER_SEEN = 2, /* owner_tgid/comm come from a send in process context */
 	SR_F_KERNEL = 4,     /* a kernel socket (sk_kern_sock: NFS, MPTCP subflows, ...):
 			      * no user-space owner to wake, never acted on unless asked */
-	SR_F_RX_UNTIMED = 8, /* last_rx_ns is a walk's time, not a segment's: the walk
-			      * found segments no event showed (a skipped run), so
-			      * when they came is not known, only that they did */
 };
 
 /*

@@ -114,11 +114,8 @@ enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict 
 {
 	enum sr_reason r = v->reason != SR_REASON_NONE ? v->reason : v->pending;
 	/* Heard from the peer after the clock started: the receive time is
-	 * stamped by tcp_probe, which sees every segment of an established socket.
-	 * Not a time a walk stamped for segments whose event the kernel skipped:
-	 * they may have come before the clock started (a vanished peer's last
-	 * zero-window ACK, stamped at the next walk, made one read zero_window). */
-	bool heard = e->last_rx_ns && e->last_rx_ns > v->onset_ns && !(e->flags & SR_F_RX_UNTIMED);
+	 * stamped by tcp_probe, which sees every segment of an established socket. */
+	bool heard = e->last_rx_ns && e->last_rx_ns > v->onset_ns;
 	bool outstanding = policy_queued_bytes(e) > 0;
 
 	switch (r) {

@@ -406,12 +406,6 @@ static void test_cause(void **state)
 	e.last_rx_ns = S(150);
 	e.snd_wnd = 0;
 	assert_int_equal(policy_cause(&e, &v), CAUSE_ZERO_WINDOW);
-	/* The same time stamped by a walk for a segment no event showed: when it
-	 * came is not known, so it proves no answer after the clock started. */
-	e.flags |= SR_F_RX_UNTIMED;
-	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
-	e.flags &= ~SR_F_RX_UNTIMED;
-	assert_int_equal(policy_cause(&e, &v), CAUSE_ZERO_WINDOW);
 	/* A window update with an open window, then silence: the peer has room
 	 * and still acknowledges nothing. */
 	e.snd_wnd = 65535;
