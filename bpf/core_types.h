@@ -96,6 +96,13 @@ struct sock___old {
 	struct sock_cgroup_data___old sk_cgrp_data;
 } __core;
 
+/* tcp_sock begins with its inet_connection_sock (an embedded struct). */
+struct inet_connection_sock {
+	struct {
+		__u32 lrcvtime; /* jiffies: the last data segment received */
+	} icsk_ack;
+} __core;
+
 struct tcp_sock {
 	__u32 rcv_nxt;
 	__u32 copied_seq;
@@ -104,6 +111,7 @@ struct tcp_sock {
 	__u32 snd_wnd;
 	__u32 write_seq;
 	__u32 segs_in;
+	__u32 rcv_tstamp; /* jiffies: the last ACK tcp_ack() accepted */
 	__u64 bytes_acked;
 } __core;
 

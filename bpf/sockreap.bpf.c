@@ -63,6 +63,10 @@ const volatile __u32 cfg_unowned_targets = 0;
 /* Per-socket state in socket-local storage (true) or the hash map. The
  * other store's code is dead to the verifier and its maps are not created. */
 const volatile bool cfg_storage = false;
+/* The length of a jiffy in ns (clock_getres(CLOCK_MONOTONIC_COARSE)): dates
+ * tcp_sock.rcv_tstamp for the walk. 0 = unknown: a walk dates what it finds
+ * as now. */
+const volatile __u64 cfg_tick_ns = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -812,6 +816,33 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
  * cannot fire a verdict without an event that the programs see. */
 volatile bool walk_queued_only;
 
+
+/*
+ * When the segments the walk found and no event showed arrived: the later of
+ * the kernel's own two receive times (jiffies), the last data segment
+ * (icsk_ack.lrcvtime) and the last ACK tcp_ack() accepted (rcv_tstamp: every
+ * segment that acknowledges no less than an earlier one; the fast path skips
+ * tcp_ack() for data that acknowledges nothing new, hence both), dated back
+ * from now and one jiffy earlier still: `now` is that of the first event of
+ * this jiffy on this CPU, so the result is the start of the segment's jiffy
+ * or before it, never after. A reply that came before the send stall's clock
+ * started then never reads as heard after it (the cause label), and one that
+ * came after it does; dated as now, a vanished peer's last reply, skipped by
+ * tcp_probe, read as a sign of life after the clock started. If that time is
+ * more than a jiffy before the last one recorded (the unseen segments carried
+ * older ACKs and no data), or the jiffy's length is unknown: now, so rx_idle
+ * restarts its clock, never early.
+ */
+static __always_inline __u64 unseen_rx_time(const struct sr_sock *e, const struct tcp_sock *tp, __u64 now)
+{
+	const struct inet_connection_sock *icsk = (const void *)tp;
+	__u32 j = (__u32)bpf_jiffies64(), ack_age = j - tp->rcv_tstamp, data_age = j - icsk->icsk_ack.lrcvtime;
+	__u64 back = ((__u64)(ack_age < data_age ? ack_age : data_age) + 1) * cfg_tick_ns;
+
+	if (!cfg_tick_ns || back >= now || now - back + cfg_tick_ns < e->last_rx_ns)
+		return now;
+	return now - back > e->last_rx_ns ? now - back : e->last_rx_ns;
+}
 /*
  * Walks every TCP socket of the network namespace the iterator was created
  * in: records sockets that existed before the tracepoints were attached (a
@@ -856,12 +887,10 @@ int sr_walk(struct bpf_iter__tcp *ctx)
 	if (e->state != state) /* a state change the map missed (full at the time) */
 		state_move(e, state, now);
 	/* Segments tcp_probe did not see (an event the kernel skipped, see
-	 * recursion_misses): the peer was heard from at some point since. Count
-	 * it as now, so rx_idle restarts its clock rather than wait forever on a
-	 * count its re-check would never find equal. */
+	 * recursion_misses): the peer was heard from at some point since. */
 	if (state == SR_TCP_ESTABLISHED && tp->segs_in != e->segs_in) {
 		e->segs_in = tp->segs_in;
-		e->last_rx_ns = now;
+		e->last_rx_ns = unseen_rx_time(e, tp, now);
 	}
 	note_tx(e, tp, tp->write_seq, now);
 	refresh_ino(e, sk);

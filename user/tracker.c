@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bpf_log.h"
+#include "clock.h"
 #include "log.h"
 #include "netns.h"
 #include "ports.h"
@@ -272,6 +273,7 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 	t->skel->rodata->cfg_key_salt = t->key_salt;
 	t->skel->rodata->cfg_unowned_targets = opts->unowned_targets;
 	t->skel->rodata->cfg_storage = t->store == TRACKER_STORE_STORAGE;
+	t->skel->rodata->cfg_tick_ns = jiffy_ns();
 	/* The other store's maps are never created (its code is dead to the
 	 * verifier). The candidate set, keys or copies, is sized like the hash
 	 * store: overflowing it costs full reads, never a missed socket. */

@@ -35,9 +35,11 @@
 #include <cmocka.h>
 
 #include "bpf_log.h"
+#include "clock.h"
 #include "log.h"
 #include "policy.h"
 #include "tracker.h"
+#include "tracker_internal.h" /* the skeleton: one case suspends tcp_probe */
 
 #define PORT 6601
 
@@ -179,6 +181,69 @@ static void test_established(void **state)
 	assert_int_equal(counter(SR_CNT_INSERTS) - counter(SR_CNT_DELETES), 2);
 	assert_int_equal(counter(SR_CNT_STATE_BASE + SR_TCP_ESTABLISHED), 2);
 	assert_false(entry_of(PORT, true, &e)); /* not a candidate */
+}
+
+/* When the kernel last heard from the peer on fd, by TCP_INFO (ms, the
+ * kernel's own receive times), on the daemon's clock; ack: the last ACK it
+ * accepted, else the last data segment. */
+static uint64_t kernel_heard_ns(int fd, bool ack)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	uint64_t now = now_ns();
+
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl), 0);
+	return now - (uint64_t)(ack ? ti.tcpi_last_ack_recv : ti.tcpi_last_data_recv) * NS_PER_MS;
+}
+
+/*
+ * Segments tcp_probe did not see (the kernel skips a run that would nest in
+ * another on the same CPU): a walk finds the segment count moved and dates
+ * the segments by the kernel's own receive times, not as the walk's now. A
+ * vanished peer's last reply, dated now, once read as an answer after the
+ * send stall's clock started (cause=zero_window for a no_ack). tcp_probe is
+ * detached here for one exchange: the server sends a byte (the client's data
+ * time), the client's ACK comes back (the server's ACK time), and the walk
+ * runs 600 ms later.
+ */
+static void test_unseen_segments_dated(void **state)
+{
+	struct sr_sock c, s;
+	uint64_t tick = jiffy_ns(), sent, walked, kc, ks, slack;
+	char b = 'x';
+
+	(void)state;
+	assert_true(tick > 0);
+	assert_non_null(t->skel->links.sr_on_probe);
+	assert_int_equal(bpf_link__destroy(t->skel->links.sr_on_probe), 0);
+	t->skel->links.sr_on_probe = NULL;
+	sent = now_ns();
+	assert_int_equal(send(srv, &b, 1, 0), 1);
+	assert_int_equal(recv(cli, &b, 1, 0), 1);
+	sleep_ms(600);
+	walked = now_ns();
+	assert_true(tracker_discover(t) >= 0);
+	kc = kernel_heard_ns(cli, false);
+	ks = kernel_heard_ns(srv, true);
+	t->skel->links.sr_on_probe = bpf_program__attach(t->skel->progs.sr_on_probe);
+	assert_non_null(t->skel->links.sr_on_probe);
+	assert_true(entry_of(cli_port, false, &c));
+	assert_true(entry_of(PORT, false, &s));
+	/* The setup: both heard from after the send, and well before the walk. */
+	if (kc + 2 * tick < sent || ks + 2 * tick < sent || kc + 300 * NS_PER_MS > walked ||
+	    ks + 300 * NS_PER_MS > walked)
+		fail_msg("setup: sent %llu, kernel heard client %llu server %llu, walk %llu",
+			 (unsigned long long)sent, (unsigned long long)kc, (unsigned long long)ks,
+			 (unsigned long long)walked);
+	/* Dated within the jiffies (theirs, the walk's, one before) and the ms
+	 * TCP_INFO rounds down to of the kernel's time: never the walk's. */
+	slack = 3 * tick + 2 * NS_PER_MS;
+	if (c.last_rx_ns + slack < kc || c.last_rx_ns > kc + slack || s.last_rx_ns + slack < ks ||
+	    s.last_rx_ns > ks + slack)
+		fail_msg("walk dated client %lld ms, server %lld ms from the kernel's times (slack %llu ms)",
+			 ((long long)c.last_rx_ns - (long long)kc) / (long long)NS_PER_MS,
+			 ((long long)s.last_rx_ns - (long long)ks) / (long long)NS_PER_MS,
+			 (unsigned long long)(slack / NS_PER_MS));
 }
 
 /* The server's queue, as the kernel has it. */
@@ -412,6 +477,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_established),
+		cmocka_unit_test(test_unseen_segments_dated),
 		cmocka_unit_test(test_queue_and_ack_prediction),
 		cmocka_unit_test(test_candidate_out_and_back),
 		cmocka_unit_test(test_fin_unread_then_read),
