@@ -22,6 +22,7 @@
 #include "http.h"
 #include "identity.h"
 #include "list_server.h"
+#include "pressure.h"
 #include "log.h"
 #include "metrics.h"
 #include "observe.h"
@@ -50,6 +51,8 @@ struct daemon {
 	struct tracker_snapshot list_snap;
 	struct identity_cache identities;
 	struct pod_reaps pod_reaps;
+	struct tcp_pressure pressure;
+	bool pressure_said;	/* warned that it cannot be read */
 	sigset_t wait_mask;	/* the mask while waiting: SIGINT/SIGTERM deliverable */
 	uint64_t last_service_ns;
 	int control_fd;
@@ -89,7 +92,8 @@ static void between_reaps(void *arg)
 		return;
 	d->last_service_ns = now;
 	if (ppoll(&pfd, d->control_fd >= 0, &zero, &d->wait_mask) > 0)
-		list_serve(d->control_fd, d->tracker, &d->targets, &d->identities, &d->list_snap);
+		list_serve(d->control_fd, d->tracker, &d->targets, &d->identities, &d->list_snap,
+				   d->state.pressure_ns);
 }
 
 /* The targets, from --target specs and the plain flags that set their defaults. */
@@ -202,6 +206,15 @@ static void scan_and_observe(struct daemon *d)
 	size_t n_progs;
 	bool known = true;
 
+	/* Before the scan: its verdicts hold send stalls the kernel's memory
+	 * pressure may have caused (policy.h). */
+	if (tcp_pressure_read(&d->pressure, t0) && d->pressure.unreadable && !d->pressure_said) {
+		pr_warn("cannot read the kernel's TCP memory pressure (/proc/net/protocols): "
+			"counted as pressure, send stalls are held up to one grace longer");
+		d->pressure_said = true;
+	}
+	d->state.pressure_ns = d->pressure.seen_ns;
+	d->metrics.tcp_memory_pressure = d->pressure.now;
 	scan(&d->ctx, t0, &d->result);
 	observe_scan(&d->metrics, &d->result);
 	tracker_counters(d->tracker, counters);
@@ -310,7 +323,8 @@ static void run(struct daemon *d)
 			struct pollfd pfd = { d->control_fd, POLLIN, 0 };
 
 			if (ppoll(&pfd, d->control_fd >= 0, &ts, &d->wait_mask) > 0)
-				list_serve(d->control_fd, d->tracker, &d->targets, &d->identities, &d->list_snap);
+				list_serve(d->control_fd, d->tracker, &d->targets, &d->identities, &d->list_snap,
+				   d->state.pressure_ns);
 		} while (!g_stop && (now = now_ns()) < next);
 	}
 }

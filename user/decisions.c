@@ -33,7 +33,7 @@ void log_decision(const char *event, const char *target, uint64_t key,
 {
 	char ctr[13];
 	char laddr[FORMAT_ADDR_LEN], raddr[FORMAT_ADDR_LEN], ck[24], pid[16], fd[16], q[16],
-		age[32], lim[32], wnd[16], rtx[16];
+		age[32], lim[32], wnd[16], rtx[16], held[32];
 	const char *cause = policy_cause_name(policy_cause(e, v));
 	struct log_kv kv[24];
 	size_t n = 0;
@@ -77,6 +77,11 @@ void log_decision(const char *event, const char *target, uint64_t key,
 	snprintf(rtx, sizeof(rtx), "%u", e->retransmits);
 	kv[n++] = (struct log_kv){ "snd_wnd", wnd, true };
 	kv[n++] = (struct log_kv){ "retransmits", rtx, true };
+	/* A send stall held back by kernel memory pressure: by how much. */
+	if (v->held_ns) {
+		snprintf(held, sizeof(held), "%.3f", (double)v->held_ns / NS_PER_S);
+		kv[n++] = (struct log_kv){ "held_s", held, true };
+	}
 	if (rep && rep->detail)
 		kv[n++] = (struct log_kv){ "detail", rep->detail, false };
 	if (rep && rep->err)

@@ -192,6 +192,11 @@ static void render_tracking(FILE *f, const struct sr_metrics *m)
 	       "Sockets the last scan examined: the candidates (data queued, CLOSE_WAIT) or all.",
 	       m->scan_entries);
 
+	scalar(f, "sockreap_tcp_memory_pressure", "gauge",
+	       "1 if the last scan saw the kernel's TCP under memory pressure (send stalls are "
+	       "then held, one grace at most).",
+	       m->tcp_memory_pressure);
+
 	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");
 	for (int s = 1; s < SR_TCP_NSTATES; s++)
 		if (m->tracked_by_state[s] || s == 1 || s == 8)

@@ -44,6 +44,7 @@ struct sr_metrics {
 	uint64_t sockets_tracked;
 	uint64_t sockets_kernel;	/* tracked kernel sockets: never acted on unless asked */
 	uint64_t scan_entries;		/* entries the last scan examined */
+	uint64_t tcp_memory_pressure;	/* 1: the last scan saw the kernel's TCP under memory pressure */
 	uint64_t map_capacity;
 	uint64_t bpf[SR_CNT_MAX];	/* summed per-CPU BPF counters */
 	/* Events the kernel skipped per program (it would have nested in itself):

@@ -87,18 +87,40 @@ static void consider(struct policy_verdict *v, enum sr_reason r, uint64_t onset,
 	}
 }
 
-struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
-				     const struct policy_config *cfg)
+/* Heard from the peer after the clock started, its window closed: a peer that
+ * is there and does not read (the stamp is tcp_probe's, or a walk's dating of
+ * what tcp_probe missed, by the kernel's own receive times). */
+static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
 {
-	struct policy_verdict v = { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0 };
+	return e->last_rx_ns && e->last_rx_ns > onset && e->snd_wnd == 0;
+}
+
+/* How far memory pressure seen at pressure_ns holds a send_stall clock that
+ * started at onset: to that moment, one grace at most. */
+static uint64_t pressure_hold(const struct sr_sock *e, uint64_t onset, uint64_t pressure_ns,
+			      uint64_t grace)
+{
+	if (pressure_ns <= onset || zero_window_heard(e, onset))
+		return 0;
+	return pressure_ns - onset < grace ? pressure_ns - onset : grace;
+}
+
+struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
+				     const struct policy_config *cfg, uint64_t pressure_ns)
+{
+	struct policy_verdict v = { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0, 0 };
+	uint64_t held = 0;
 	bool established = e->state == SR_TCP_ESTABLISHED;
 	bool close_wait = e->state == SR_TCP_CLOSE_WAIT;
 	/* In CLOSE_WAIT the owner reading, or its data being acknowledged, shows life. */
 	uint64_t cw_onset = max_u64(max_u64(e->state_since_ns, e->last_progress_ns), e->last_read_ns);
 
-	if ((established || close_wait) && policy_queued_bytes(e) > 0 && e->queued_since_ns)
-		consider(&v, SR_REASON_SEND_STALL, max_u64(e->queued_since_ns, e->last_progress_ns), now,
-			 cfg->stall_grace_ns);
+	if ((established || close_wait) && policy_queued_bytes(e) > 0 && e->queued_since_ns) {
+		uint64_t onset = max_u64(e->queued_since_ns, e->last_progress_ns);
+
+		held = pressure_hold(e, onset, pressure_ns, cfg->stall_grace_ns);
+		consider(&v, SR_REASON_SEND_STALL, onset + held, now, cfg->stall_grace_ns);
+	}
 	if (close_wait && policy_unread(e)) {
 		if (cfg->peer_gone_timeout_ns)
 			consider(&v, SR_REASON_PEER_GONE, cw_onset, now, cfg->peer_gone_timeout_ns);
@@ -107,22 +129,23 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 	if (cfg->idle_timeout_ns && established)
 		consider(&v, SR_REASON_RX_IDLE, max_u64(e->last_rx_ns, e->first_seen_ns), now,
 			 cfg->idle_timeout_ns);
+	if (v.reason == SR_REASON_SEND_STALL ||
+	    (v.reason == SR_REASON_NONE && v.pending == SR_REASON_SEND_STALL))
+		v.held_ns = held;
 	return v;
 }
 
 enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict *v)
 {
 	enum sr_reason r = v->reason != SR_REASON_NONE ? v->reason : v->pending;
-	/* Heard from the peer after the clock started: the receive time is
-	 * stamped by tcp_probe, which sees every segment of an established socket. */
-	bool heard = e->last_rx_ns && e->last_rx_ns > v->onset_ns;
 	bool outstanding = policy_queued_bytes(e) > 0;
 
 	switch (r) {
 	case SR_REASON_SEND_STALL:
 		/* A zero window, still advertised by segments arriving after the
-		 * clock started (probe replies): the peer is there, not reading. */
-		if (heard && e->snd_wnd == 0)
+		 * clock started (probe replies): the peer is there, not reading.
+		 * (Such a clock is never held, so onset_ns is its start.) */
+		if (zero_window_heard(e, v->onset_ns))
 			return CAUSE_ZERO_WINDOW;
 		/* Data outstanding that the peer has room for, or probes it stopped
 		 * answering, and still no ACK: nobody is acknowledging. */

@@ -34,6 +34,8 @@ struct policy_verdict {
 	uint64_t onset_ns;	/* when the condition began (its clock's start) */
 	uint64_t age_ns;	/* now - onset_ns, 0 if the clock is not running */
 	uint64_t limit_ns;	/* the grace the age is measured against */
+	uint64_t held_ns;	/* send_stall: how far kernel memory pressure moved the
+				 * clock's start (onset_ns includes it); 0 = not held */
 };
 
 /* Bytes queued and not yet acknowledged: write_seq - snd_una, modulo 2^32. */
@@ -42,8 +44,15 @@ uint32_t policy_queued_bytes(const struct sr_sock *e);
 /* Has the owner left data or the peer's FIN unread (copied_seq short of rcv_nxt)? */
 bool policy_unread(const struct sr_sock *e);
 
+/*
+ * The verdict on e at now_ns. pressure_ns: when the kernel's TCP was last seen
+ * under memory pressure (0: never). Pressure drops live connections' segments
+ * in the kernel itself, so a send_stall clock that was running then is held:
+ * it starts again from that moment, at most one grace late. A zero window
+ * advertised after the clock started (a peer there, not reading) is not held.
+ */
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
-				     const struct policy_config *cfg);
+				     const struct policy_config *cfg, uint64_t pressure_ns);
 
 /*
  * The cause of verdict v (fired or pending) on entry e: for send_stall, a

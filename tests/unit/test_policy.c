@@ -73,15 +73,17 @@ static struct sr_sock close_wait_sock(void)
 }
 
 /* The fields of a verdict a row names, checked in the order named. */
-enum verdict_field { V_END, V_REASON, V_PENDING, V_ONSET, V_AGE, V_LIMIT };
+enum verdict_field { V_END, V_REASON, V_PENDING, V_ONSET, V_AGE, V_LIMIT, V_HELD };
 
 #define REASON(r) { V_REASON, SR_REASON_##r }
 #define PENDING(r) { V_PENDING, SR_REASON_##r }
 #define ONSET(ns) { V_ONSET, (ns) }
 #define AGE(ns) { V_AGE, (ns) }
 #define LIMIT(ns) { V_LIMIT, (ns) }
+#define HELD(ns) { V_HELD, (ns) }
 
-/* One judgement: entry e at now under cfg, and what its verdict must say. */
+/* One judgement: entry e at now under cfg (the kernel's TCP last seen under
+ * memory pressure at pressure, 0 never), and what its verdict must say. */
 struct judgement {
 	const char *what;
 	const struct sr_sock *e;
@@ -91,6 +93,7 @@ struct judgement {
 		enum verdict_field field; /* V_END ends the list */
 		uint64_t value;
 	} want[5];
+	uint64_t pressure;
 };
 
 static uint64_t verdict_field(const struct policy_verdict *v, enum verdict_field f)
@@ -104,6 +107,8 @@ static uint64_t verdict_field(const struct policy_verdict *v, enum verdict_field
 		return v->onset_ns;
 	case V_AGE:
 		return v->age_ns;
+	case V_HELD:
+		return v->held_ns;
 	default:
 		return v->limit_ns;
 	}
@@ -113,12 +118,12 @@ static void judge(const struct judgement *rows, size_t n)
 {
 	static const char *const names[] = {
 		[V_REASON] = "reason", [V_PENDING] = "pending", [V_ONSET] = "onset_ns",
-		[V_AGE] = "age_ns",    [V_LIMIT] = "limit_ns",
+		[V_AGE] = "age_ns",    [V_LIMIT] = "limit_ns", [V_HELD] = "held_ns",
 	};
 
 	for (size_t i = 0; i < n; i++) {
 		const struct judgement *r = &rows[i];
-		struct policy_verdict v = policy_verdict(r->e, r->now, r->cfg);
+		struct policy_verdict v = policy_verdict(r->e, r->now, r->cfg, r->pressure);
 
 		for (size_t w = 0; w < ARRAY_SIZE(r->want) && r->want[w].field != V_END; w++) {
 			enum verdict_field f = r->want[w].field;
@@ -271,7 +276,7 @@ static void test_non_established_never_send_stall(void **state)
 			continue;
 		e.state = (__u8)st;
 		e.rcv_nxt = e.copied_seq + 1;
-		v = policy_verdict(&e, S(100000), &cfg);
+		v = policy_verdict(&e, S(100000), &cfg, 0);
 		assert_int_equal(v.reason, SR_REASON_NONE);
 		assert_int_equal(v.pending, SR_REASON_NONE);
 	}
@@ -400,7 +405,7 @@ static void test_cause(void **state)
 	struct policy_verdict v;
 
 	(void)state;
-	v = policy_verdict(&e, S(200), &cfg_peer_gone);
+	v = policy_verdict(&e, S(200), &cfg_peer_gone, 0);
 	assert_int_equal(v.reason, SR_REASON_SEND_STALL);
 	/* A probe reply with a zero window after the clock started: alive, not reading. */
 	e.last_rx_ns = S(150);
@@ -422,7 +427,7 @@ static void test_cause(void **state)
 	e.last_rx_ns = 0;
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 	/* A pending clock has a cause too (for list). */
-	v = policy_verdict(&e, S(110), &cfg_peer_gone);
+	v = policy_verdict(&e, S(110), &cfg_peer_gone, 0);
 	assert_int_equal(v.pending, SR_REASON_SEND_STALL);
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 
@@ -431,12 +436,12 @@ static void test_cause(void **state)
 		struct policy_config c = { .stall_grace_ns = S(1000), .idle_timeout_ns = S(10) };
 
 		e.last_rx_ns = S(50);
-		v = policy_verdict(&e, S(200), &c);
+		v = policy_verdict(&e, S(200), &c, 0);
 		assert_int_equal(v.reason, SR_REASON_RX_IDLE);
 		assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 		e.write_seq = e.snd_una;
 		e.queued_since_ns = 0;
-		v = policy_verdict(&e, S(200), &c);
+		v = policy_verdict(&e, S(200), &c, 0);
 		assert_int_equal(policy_cause(&e, &v), CAUSE_SILENT);
 	}
 
@@ -444,7 +449,7 @@ static void test_cause(void **state)
 	e.state = SR_TCP_CLOSE_WAIT;
 	e.copied_seq = 1000;
 	e.rcv_nxt = 1001;
-	v = policy_verdict(&e, S(100000), &cfg_peer_gone);
+	v = policy_verdict(&e, S(100000), &cfg_peer_gone, 0);
 	assert_int_equal(v.reason, SR_REASON_PEER_GONE);
 	assert_int_equal(policy_cause(&e, &v), CAUSE_FIN_UNREAD);
 	e.rcv_nxt = 1500;
@@ -453,10 +458,53 @@ static void test_cause(void **state)
 	{
 		struct policy_config c = { .stall_grace_ns = GRACE, .close_wait_timeout_ns = S(5) };
 
-		v = policy_verdict(&e, S(100000), &c);
+		v = policy_verdict(&e, S(100000), &c, 0);
 		assert_int_equal(v.reason, SR_REASON_CLOSE_WAIT);
 		assert_int_equal(policy_cause(&e, &v), CAUSE_EOF_READ);
 	}
+}
+
+/*
+ * Kernel TCP memory pressure seen during a send stall holds its clock: it
+ * starts again at the last moment pressure was seen, one grace late at most
+ * (a dead peer under pressure that never ends is still reaped, at 2 graces).
+ * Pressure before the clock started, a zero window heard after it (a peer
+ * there, not reading) and the other rules are not held.
+ */
+static void test_pressure_holds_send_stall(void **state)
+{
+	struct sr_sock e = stalled_sock(), zw = stalled_sock(), zw_silent = stalled_sock();
+	const struct policy_config idle = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(60) };
+	const struct sr_sock quiet = idle_sock(S(100));
+	const struct judgement rows[] = {
+		{ "pressure before the clock started: not held", &e, S(130), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, S(90) },
+		{ "pressure at 110 s: the clock starts there", &e, S(130), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(110)), AGE(S(20)), HELD(S(10)) }, S(110) },
+		{ "pressure at 110 s, a grace after it: fires", &e, S(140), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(110)), AGE(S(30)), HELD(S(10)) }, S(110) },
+		{ "pressure throughout: held one grace, 1 ns short of two", &e, S(160) - 1, &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(130)), HELD(GRACE) }, S(160) },
+		{ "pressure throughout: fires at two graces", &e, S(160), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(130)), AGE(GRACE), HELD(GRACE) }, S(160) },
+		{ "zero window heard after the clock started: not held", &zw, S(130), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, S(125) },
+		{ "zero window, nothing heard since the clock started: held", &zw_silent, S(130),
+		  &cfg_default, { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
+		{ "rx_idle: never held", &quiet, S(160), &idle, { REASON(RX_IDLE), HELD(0) }, S(159) },
+	};
+	struct policy_verdict v;
+
+	(void)state;
+	zw.snd_wnd = 0;
+	zw.last_rx_ns = S(120);
+	zw_silent.snd_wnd = 0;
+	judge(rows, ARRAY_SIZE(rows));
+	/* A held verdict's cause: nothing heard after its (moved) start. */
+	v = policy_verdict(&e, S(140), &cfg_default, S(110));
+	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
+	v = policy_verdict(&zw, S(130), &cfg_default, S(125));
+	assert_int_equal(policy_cause(&zw, &v), CAUSE_ZERO_WINDOW);
 }
 
 static void test_rx_idle(void **state)
@@ -657,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_half_close_never_peer_gone),
 		cmocka_unit_test(test_close_wait_timeout),
 		cmocka_unit_test(test_rx_idle),
+		cmocka_unit_test(test_pressure_holds_send_stall),
 		cmocka_unit_test(test_cause),
 		cmocka_unit_test(test_precedence_send_stall_first),
 		cmocka_unit_test(test_pending_least_time_left),
