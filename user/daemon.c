@@ -210,7 +210,7 @@ static void scan_and_observe(struct daemon *d)
 	 * pressure may have caused (policy.h). */
 	if (tcp_pressure_read(&d->pressure, t0) && d->pressure.unreadable && !d->pressure_said) {
 		pr_warn("cannot read the kernel's TCP memory pressure (/proc/net/protocols): "
-			"counted as pressure, send stalls are held up to one grace longer");
+			"counted as pressure, send stalls are held up to three graces longer");
 		d->pressure_said = true;
 	}
 	d->state.pressure_ns = d->pressure.seen_ns;

@@ -95,14 +95,26 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
 	return e->last_rx_ns && e->last_rx_ns > onset && e->snd_wnd == 0;
 }
 
-/* How far memory pressure seen at pressure_ns holds a send_stall clock that
- * started at onset: to that moment, one grace at most. */
-static uint64_t pressure_hold(const struct sr_sock *e, uint64_t onset, uint64_t pressure_ns,
-			      uint64_t grace)
+/*
+ * How far kernel memory pressure holds a send_stall clock that started at
+ * onset: to the last moment pressure was seen, if that is after the onset,
+ * SR_PRESSURE_HOLD_GRACES graces at most. Under pressure the kernel itself
+ * stalls live connections: a receiver on this machine drops what it cannot
+ * queue while its queue is not empty, silently, so a trickling reader with a
+ * long queue leaves its sender unacknowledged for queue / rate seconds (like
+ * a blackholed peer), and its shrunken window can read zero for longer than a
+ * grace while it reads (like a frozen reader). The bound: a dead peer's queue
+ * holds memory too, and an endless hold could keep the pressure forever; under
+ * pressure that never ends a dead peer is still reaped, at
+ * 1 + SR_PRESSURE_HOLD_GRACES graces.
+ */
+static uint64_t pressure_hold(uint64_t onset, uint64_t pressure_ns, uint64_t grace)
 {
-	if (pressure_ns <= onset || zero_window_heard(e, onset))
+	uint64_t cap = SR_PRESSURE_HOLD_GRACES * grace;
+
+	if (pressure_ns <= onset)
 		return 0;
-	return pressure_ns - onset < grace ? pressure_ns - onset : grace;
+	return pressure_ns - onset < cap ? pressure_ns - onset : cap;
 }
 
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
@@ -118,7 +130,7 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 	if ((established || close_wait) && policy_queued_bytes(e) > 0 && e->queued_since_ns) {
 		uint64_t onset = max_u64(e->queued_since_ns, e->last_progress_ns);
 
-		held = pressure_hold(e, onset, pressure_ns, cfg->stall_grace_ns);
+		held = pressure_hold(onset, pressure_ns, cfg->stall_grace_ns);
 		consider(&v, SR_REASON_SEND_STALL, onset + held, now, cfg->stall_grace_ns);
 	}
 	if (close_wait && policy_unread(e)) {
@@ -144,8 +156,8 @@ enum sr_cause policy_cause(const struct sr_sock *e, const struct policy_verdict 
 	case SR_REASON_SEND_STALL:
 		/* A zero window, still advertised by segments arriving after the
 		 * clock started (probe replies): the peer is there, not reading.
-		 * (Such a clock is never held, so onset_ns is its start.) */
-		if (zero_window_heard(e, v->onset_ns))
+		 * (A clock held by memory pressure started held_ns earlier.) */
+		if (zero_window_heard(e, v->onset_ns - v->held_ns))
 			return CAUSE_ZERO_WINDOW;
 		/* Data outstanding that the peer has room for, or probes it stopped
 		 * answering, and still no ACK: nobody is acknowledging. */

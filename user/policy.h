@@ -44,12 +44,15 @@ uint32_t policy_queued_bytes(const struct sr_sock *e);
 /* Has the owner left data or the peer's FIN unread (copied_seq short of rcv_nxt)? */
 bool policy_unread(const struct sr_sock *e);
 
+/* A send stall's clock is held by kernel memory pressure this many graces at most. */
+#define SR_PRESSURE_HOLD_GRACES 3
+
 /*
  * The verdict on e at now_ns. pressure_ns: when the kernel's TCP was last seen
- * under memory pressure (0: never). Pressure drops live connections' segments
- * in the kernel itself, so a send_stall clock that was running then is held:
- * it starts again from that moment, at most one grace late. A zero window
- * advertised after the clock started (a peer there, not reading) is not held.
+ * under memory pressure (0: never). Under pressure the kernel itself stalls
+ * live connections' data, so a send_stall clock running then restarts from
+ * that moment, SR_PRESSURE_HOLD_GRACES graces later at most. The other rules
+ * are not held.
  */
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
 				     const struct policy_config *cfg, uint64_t pressure_ns);

@@ -465,30 +465,36 @@ static void test_cause(void **state)
 }
 
 /*
- * Kernel TCP memory pressure seen during a send stall holds its clock: it
- * starts again at the last moment pressure was seen, one grace late at most
- * (a dead peer under pressure that never ends is still reaped, at 2 graces).
- * Pressure before the clock started, a zero window heard after it (a peer
- * there, not reading) and the other rules are not held.
+ * Kernel TCP memory pressure seen while a send stall's clock runs holds it:
+ * the clock restarts from the last moment pressure was seen, three graces
+ * late at most (a dead peer under pressure that never ends is reaped at four),
+ * whatever the peer says (a receiver under pressure drops silently, and its
+ * window can read zero while it reads). Pressure before the clock started and
+ * the other rules are not held.
  */
 static void test_pressure_holds_send_stall(void **state)
 {
-	struct sr_sock e = stalled_sock(), zw = stalled_sock(), zw_silent = stalled_sock();
+	struct sr_sock e = stalled_sock(), heard = stalled_sock(), zw = stalled_sock(),
+		       zw_silent = stalled_sock();
 	const struct policy_config idle = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(60) };
 	const struct sr_sock quiet = idle_sock(S(100));
 	const struct judgement rows[] = {
+		{ "never under pressure: not held", &e, S(130), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, 0 },
 		{ "pressure before the clock started: not held", &e, S(130), &cfg_default,
 		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, S(90) },
-		{ "pressure at 110 s: the clock starts there", &e, S(130), &cfg_default,
+		{ "silent peer, pressure at 110 s: the clock starts there", &e, S(130), &cfg_default,
 		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(110)), AGE(S(20)), HELD(S(10)) }, S(110) },
-		{ "pressure at 110 s, a grace after it: fires", &e, S(140), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(110)), AGE(S(30)), HELD(S(10)) }, S(110) },
-		{ "pressure throughout: held one grace, 1 ns short of two", &e, S(160) - 1, &cfg_default,
-		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(130)), HELD(GRACE) }, S(160) },
-		{ "pressure throughout: fires at two graces", &e, S(160), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(130)), AGE(GRACE), HELD(GRACE) }, S(160) },
-		{ "zero window heard after the clock started: not held", &zw, S(130), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, S(125) },
+		{ "... and fires a grace after it", &e, S(140), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(110)), AGE(GRACE), HELD(S(10)) }, S(110) },
+		{ "heard, window open, pressure at 125 s: held the same", &heard, S(150), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
+		{ "pressure throughout: held three graces, 1 ns short of four", &e, S(220) - 1, &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) }, S(220) },
+		{ "pressure throughout: fires at four graces", &e, S(220), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(190)), AGE(GRACE), HELD(3 * GRACE) }, S(220) },
+		{ "zero window heard after the clock started: held the same", &zw, S(130), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
 		{ "zero window, nothing heard since the clock started: held", &zw_silent, S(130),
 		  &cfg_default, { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
 		{ "rx_idle: never held", &quiet, S(160), &idle, { REASON(RX_IDLE), HELD(0) }, S(159) },
@@ -496,15 +502,23 @@ static void test_pressure_holds_send_stall(void **state)
 	struct policy_verdict v;
 
 	(void)state;
-	zw.snd_wnd = 0;
+	heard.last_rx_ns = S(120);
+	heard.snd_wnd = 65535;
 	zw.last_rx_ns = S(120);
+	zw.snd_wnd = 0;
 	zw_silent.snd_wnd = 0;
 	judge(rows, ARRAY_SIZE(rows));
 	/* A held verdict's cause: nothing heard after its (moved) start. */
 	v = policy_verdict(&e, S(140), &cfg_default, S(110));
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
-	v = policy_verdict(&zw, S(130), &cfg_default, S(125));
+	/* The cause looks at what the peer said since the stall began, not since
+	 * the held start: a zero window heard at 120 s of a clock started at
+	 * 100 s and held to 125 s is zero_window. */
+	v = policy_verdict(&zw, S(160), &cfg_default, S(125));
+	assert_int_equal(v.reason, SR_REASON_SEND_STALL);
 	assert_int_equal(policy_cause(&zw, &v), CAUSE_ZERO_WINDOW);
+	zw.last_rx_ns = S(100);
+	assert_int_equal(policy_cause(&zw, &v), CAUSE_NO_ACK);
 }
 
 static void test_rx_idle(void **state)
