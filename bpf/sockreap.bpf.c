@@ -805,7 +805,6 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 	if (!begin(&x, SR_CNT_EV_RETRANS, sk, IN_EST_CW, true))
 		return 0;
 	__sync_fetch_and_add(&x.e->retransmits, 1);
-	x.e->last_retx_ns = x.now;
 	note_tx(x.e, x.tp, x.tp->write_seq, x.now);
 	refresh_ino(x.e, sk);
 	return 0;

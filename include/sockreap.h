@@ -94,7 +94,6 @@ struct sr_sock {
 	__u64 ino;		/* socket inode, as in /proc/PID/fd "socket:[ino]"; 0 = unknown */
 	__u64 last_read_ns;	/* last time copied_seq was seen to move (or first seen) */
 	__u64 synced_ns;	/* storage path: when the candidate copy in sr_cand was last made */
-	__u64 last_retx_ns;	/* last segment retransmitted while tracked; 0 = none */
 	__u32 saddr[4];		/* IPv4 in saddr[0], network byte order */
 	__u32 daddr[4];
 	__u32 write_seq;	/* highest sequence queued by the application */

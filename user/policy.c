@@ -117,26 +117,6 @@ static uint64_t pressure_hold(uint64_t onset, uint64_t pressure_ns, uint64_t gra
 	return pressure_ns - onset < cap ? pressure_ns - onset : cap;
 }
 
-/*
- * A clock held by memory pressure restarts at start, after the pressure. It
- * may fire only once the peer has been asked again since then: TCP backs off
- * while it hears nothing, so a live peer's next chance to answer can come long
- * after the pressure ended. Asked again: a zero window heard since start (a
- * probe answered), or a retransmission since start left unanswered for
- * SR_RETX_SETTLE_NS (half the grace if less; an answer comes within a round
- * trip and moves the clock). TCP asks again within TCP_RTO_MAX (120 s).
- */
-#define SR_RETX_SETTLE_NS 1000000000ull
-
-static bool asked_since(const struct sr_sock *e, uint64_t start, uint64_t now, uint64_t grace)
-{
-	uint64_t settle = grace / 2 < SR_RETX_SETTLE_NS ? grace / 2 : SR_RETX_SETTLE_NS;
-
-	if (zero_window_heard(e, start))
-		return true;
-	return e->last_retx_ns > start && now >= e->last_retx_ns + settle;
-}
-
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 				     const struct policy_config *cfg, uint64_t pressure_ns)
 {
@@ -151,11 +131,6 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 		uint64_t onset = max_u64(e->queued_since_ns, e->last_progress_ns);
 
 		held = pressure_hold(onset, pressure_ns, cfg->stall_grace_ns);
-		/* Due, but not asked again since the pressure: its clock waits,
-		 * one nanosecond short of firing, until it is. */
-		if (held && now >= onset + held + cfg->stall_grace_ns &&
-		    !asked_since(e, onset + held, now, cfg->stall_grace_ns))
-			held = now + 1 - cfg->stall_grace_ns - onset;
 		consider(&v, SR_REASON_SEND_STALL, onset + held, now, cfg->stall_grace_ns);
 	}
 	if (close_wait && policy_unread(e)) {
