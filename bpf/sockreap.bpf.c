@@ -816,7 +816,6 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
  * cannot fire a verdict without an event that the programs see. */
 volatile bool walk_queued_only;
 
-
 /*
  * When the segments the walk found and no event showed arrived: the later of
  * the kernel's own two receive times (jiffies), the last data segment
@@ -843,6 +842,7 @@ static __always_inline __u64 unseen_rx_time(const struct sr_sock *e, const struc
 		return now;
 	return now - back > e->last_rx_ns ? now - back : e->last_rx_ns;
 }
+
 /*
  * Walks every TCP socket of the network namespace the iterator was created
  * in: records sockets that existed before the tracepoints were attached (a

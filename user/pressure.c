@@ -2,49 +2,53 @@
 #include "pressure.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The column of name in a header line (words separated by spaces), or -1. */
+#include "number.h"
+
+/* The next word (spaces between words) of [*p, end) in *w, *wl; false at the end. */
+static bool next_word(const char **p, const char *end, const char **w, size_t *wl)
+{
+	while (*p < end && **p == ' ')
+		(*p)++;
+	if (*p >= end)
+		return false;
+	*w = *p;
+	while (*p < end && **p != ' ')
+		(*p)++;
+	*wl = (size_t)(*p - *w);
+	return true;
+}
+
+/* The column of name in a header line (len bytes), or -1. */
 static int column_of(const char *line, size_t len, const char *name)
 {
-	size_t nl = strlen(name);
-	int col = 0;
+	const char *p = line, *w;
+	size_t wl;
 
-	for (size_t i = 0; i < len;) {
-		size_t j = i;
-
-		while (j < len && line[j] != ' ' && line[j] != '\n')
-			j++;
-		if (j > i) {
-			if (j - i == nl && !memcmp(line + i, name, nl))
-				return col;
-			col++;
-		}
-		i = j + 1;
-	}
+	for (int col = 0; next_word(&p, line + len, &w, &wl); col++)
+		if (wl == strlen(name) && !memcmp(w, name, wl))
+			return col;
 	return -1;
 }
 
 /* Word col of line (len bytes) into out (NUL-ended); false if there is none. */
 static bool word_at(const char *line, size_t len, int col, char *out, size_t out_len)
 {
-	for (size_t i = 0; i < len;) {
-		size_t j = i;
+	const char *p = line, *w;
+	size_t wl;
 
-		while (j < len && line[j] != ' ' && line[j] != '\n')
-			j++;
-		if (j > i && col-- == 0) {
-			if (j - i >= out_len)
+	while (next_word(&p, line + len, &w, &wl))
+		if (col-- == 0) {
+			if (wl >= out_len)
 				return false;
-			memcpy(out, line + i, j - i);
-			out[j - i] = '\0';
+			memcpy(out, w, wl);
+			out[wl] = '\0';
 			return true;
 		}
-		i = j + 1;
-	}
 	return false;
 }
 
@@ -55,15 +59,23 @@ static size_t line_len(const char *s)
 	return nl ? (size_t)(nl - s) : strlen(s);
 }
 
+/* The line after l (its end, for the last). */
+static const char *next_line(const char *l)
+{
+	size_t len = line_len(l);
+
+	return l + len + (l[len] ? 1 : 0);
+}
+
 int pressure_parse_protocols(const char *text)
 {
 	size_t hl = line_len(text);
 	int col = column_of(text, hl, "press");
 	char w[16];
 
-	if (col < 0 || !text[hl])
+	if (col < 0)
 		return -1;
-	for (const char *l = text + hl + 1; *l; l += line_len(l) + (l[line_len(l)] ? 1 : 0)) {
+	for (const char *l = next_line(text); *l; l = next_line(l)) {
 		size_t len = line_len(l);
 
 		if (len < 4 || memcmp(l, "TCP ", 4))
@@ -80,10 +92,11 @@ int pressure_parse_protocols(const char *text)
 int pressure_parse_netstat(const char *text, uint64_t *count)
 {
 	/* Pairs of lines: "TcpExt: name ...", then "TcpExt: value ...". */
-	for (const char *l = text; *l; l += line_len(l) + (l[line_len(l)] ? 1 : 0)) {
+	for (const char *l = text; *l; l = next_line(l)) {
 		size_t len = line_len(l), vlen;
-		const char *v = l + len + (l[len] ? 1 : 0);
-		char w[32], *end;
+		const char *v = next_line(l);
+		unsigned long n;
+		char w[32];
 		int col;
 
 		if (len < 7 || memcmp(l, "TcpExt:", 7))
@@ -92,8 +105,10 @@ int pressure_parse_netstat(const char *text, uint64_t *count)
 		vlen = line_len(v);
 		if (col < 0 || vlen < 7 || memcmp(v, "TcpExt:", 7) || !word_at(v, vlen, col, w, sizeof(w)))
 			return -1;
-		*count = strtoull(w, &end, 10);
-		return *end ? -1 : 0;
+		if (number_parse_ulong(w, 0, ULONG_MAX, &n))
+			return -1;
+		*count = n;
+		return 0;
 	}
 	return -1;
 }

@@ -202,7 +202,8 @@ static void refresh_due(const struct scan_ctx *c, size_t n_due)
 
 		if (s->due[i].refreshed ||
 		    (e->state != SR_TCP_CLOSE_WAIT && e->ino &&
-		     policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol, s->pressure_ns).reason != SR_REASON_RX_IDLE))
+		     policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol, s->pressure_ns).reason !=
+			     SR_REASON_RX_IDLE))
 			continue;
 		refresh_netns_of(c, n_due, i);
 	}

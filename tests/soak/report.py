@@ -240,8 +240,9 @@ def main():
         print(f"frozen readers whose kernel dropped what it had advertised room for (cause=no_ack, "
               f"snd_wnd > 0, retransmitting): {len(dropped_by_reader)}")
     # Send stalls held back by kernel TCP memory pressure (the reap line's
-    # held_s: its clock restarted from the peer's last answer under
-    # pressure). Such a reap's latency counts from there, the daemon's onset.
+    # held_s: its clock restarted from the last moment pressure was seen,
+    # three graces late at most). Such a reap's latency counts from there,
+    # the daemon's onset.
     held = [float(r["held_s"]) for r in reap_ok if r.get("held_s")]
     if held:
         print(f"reaps held by kernel TCP memory pressure: {len(held)} (held_s up to {max(held):.3f}s)")
