@@ -92,6 +92,29 @@ PID_B=$DAEMON_PID
 # connection's lost progress came from, if one is ever shut.
 softnet_drops() { local s=0 a b r; while read -r a b r; do s=$((s + 16#$b)); done </proc/net/softnet_stat; echo $s; }
 DROPS0=$(softnet_drops)
+# A's receive-side losses over time, once a second: whether receivers went
+# on dropping data (their buffers shrunk) after the kernel's TCP memory
+# pressure ended, and for how long (README, Reliability). Columns: time,
+# the TCP line's press flag (/proc/net/protocols), then TcpExt TCPRcvQDrop,
+# PruneCalled, RcvPruned and TCPMemoryPressures. Builtins only, but sleep.
+in_ns "$NSA" bash -c '
+	col() { local i; for i in "${!h[@]}"; do [[ ${h[i]} == "$1" ]] && { echo "${v[i]}"; return; }; done; echo 0; }
+	for ((n = 0; n < $3; n++)); do
+		[[ -e $1 || ! -d /proc/$2 ]] && break
+		press=? h=() v=()
+		while read -ra w; do
+			[[ ${w[0]} == protocol ]] && for i in "${!w[@]}"; do [[ ${w[i]} == press ]] && pi=$i; done
+			[[ ${w[0]} == TCP && -n ${pi:-} ]] && press=${w[pi]}
+		done </proc/net/protocols
+		while read -ra w; do
+			[[ ${w[0]} == TcpExt: ]] || continue
+			if [[ ${#h[@]} -eq 0 ]]; then h=("${w[@]}"); else v=("${w[@]}"); fi
+		done </proc/net/netstat
+		echo "$EPOCHREALTIME $press $(col TCPRcvQDrop) $(col PruneCalled) $(col RcvPruned) $(col TCPMemoryPressures)"
+		sleep 1
+	done' _ "$TMP/timeline.stop" $$ $((SECONDS_RUN + 600)) >"$OUT/timeline.txt" 2>&1 &
+TIMELINE_PID=$!
+CLEANUPS+=("touch $TMP/timeline.stop")
 touch "$TMP/go"
 echo "  traffic for ${SECONDS_RUN}s (grace ${GRACE}s, interval ${INTERVAL}s, idle ${IDLE}s, peer-gone ${PG}s)"
 
@@ -130,6 +153,22 @@ for d in "A $NSA" "B $NSB"; do
 			l = l " " $1 "=" $2 } END { print "  namespace " n " losses:" (l ? l : " none") }' | tee -a "$OUT/losses.txt"
 done
 echo "  backlog drops on every CPU during the soak: $(($(softnet_drops) - DROPS0))" | tee -a "$OUT/losses.txt"
+touch "$TMP/timeline.stop"
+wait "$TIMELINE_PID"
+# From the timeline: the last second pressure was seen (flag or counter),
+# and the receive drops after it.
+awk 'NF == 6 {
+		if (n++ == 0) { d0 = lastd = $3; lastp = $6 }
+		if ($2 == "yes" || $6 > lastp) { pt = $1; pd = $3 }
+		if ($3 > lastd) dt = $1
+		lastd = $3; lastp = $6; t = $1 }
+	END {
+		if (!n) { print "  timeline: no samples"; exit }
+		printf "  namespace A: %d receive drops during the soak; ", lastd - d0
+		if (pt == "") { print "no TCP memory pressure seen"; exit }
+		printf "memory pressure last seen %.1f s before the end, %d drops after it", t - pt, lastd - pd
+		if (dt > pt) printf ", the last %.1f s after it", dt - pt
+		print "" }' "$OUT/timeline.txt" | tee -a "$OUT/losses.txt"
 for p in "$PID_A" "$PID_W" "$PID_B"; do
 	stop_daemon "$p"
 	check "daemon $p exits 0 on SIGTERM" test $? = 0
