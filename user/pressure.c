@@ -27,10 +27,10 @@ static bool next_word(const char **p, const char *end, const char **w, size_t *w
 static int column_of(const char *line, size_t len, const char *name)
 {
 	const char *p = line, *w;
-	size_t wl;
+	size_t wl, nl = strlen(name);
 
 	for (int col = 0; next_word(&p, line + len, &w, &wl); col++)
-		if (wl == strlen(name) && !memcmp(w, name, wl))
+		if (wl == nl && !memcmp(w, name, wl))
 			return col;
 	return -1;
 }
