@@ -18,7 +18,7 @@ Q := @
 endif
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
-CPPFLAGS    := -Iinclude -Iuser -I$(BUILD) -DSOCKREAP_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+CPPFLAGS    := -Iinclude -Iuser -I$(BUILD) -D_GNU_SOURCE
 DEPFLAGS     = -MMD -MP
 CFLAGS      ?= $(CFLAGS_BASE)
 LDLIBS      := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
@@ -75,19 +75,29 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	@echo "  SKEL    $@"
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BUILD)/%.o: %.c | $(BUILD)
+# The version, in a header of its own (build/version.h), rewritten only when
+# `git describe` says something new: a commit, or a tree turned dirty,
+# rebuilds what prints it (the compiler's dependency files name it), and a
+# binary never shows the version of an older build.
+.PHONY: FORCE
+FORCE:
+$(BUILD)/version.h: FORCE | $(BUILD)
+	@v='#define SOCKREAP_VERSION "$(VERSION)"'; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+
+$(BUILD)/%.o: %.c | $(BUILD) $(BUILD)/version.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The unit tests under ASan+UBSan, and the fuzz targets (clang), link archives
 # of their own flavour of the same sources.
-$(BUILD)/asan/%.o: %.c | $(BUILD)
+$(BUILD)/asan/%.o: %.c | $(BUILD) $(BUILD)/version.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (asan+ubsan)"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -c $< -o $@
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Werror -fsanitize=address,undefined -fno-sanitize-recover=all
-$(BUILD)/fuzz/%.o: %.c | $(BUILD)
+$(BUILD)/fuzz/%.o: %.c | $(BUILD) $(BUILD)/version.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (fuzz)"
 	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@

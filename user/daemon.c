@@ -31,6 +31,7 @@
 #include "targets.h"
 #include "tracker.h"
 #include "value.h"
+#include "version.h" /* build/version.h, made by the Makefile */
 
 /* A backstop walk starts this often where one is needed, each step of it
  * visiting at least this many sockets. */

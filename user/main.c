@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "options.h"
+#include "version.h" /* build/version.h, made by the Makefile */
 
 extern char **environ;
 
