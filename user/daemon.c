@@ -295,7 +295,6 @@ static void log_ready(const struct daemon *d, uint32_t netns_ino)
 			  { "destroy", tracker_has_destroy(d->tracker) ? "available" : "unavailable", false },
 			  { "store", tracker_store_name(tracker_store(d->tracker)), false },
 			  { "keys", tracker_keys_are_cookies(d->tracker) ? "cookie" : "address", false },
-			  { "tcp_sock", tracker_casts_tcp_sock(d->tracker) ? "cast" : "helper", false },
 			  { "stall_grace_s", grace, true },
 			  { "interval_s", interval, true },
 			  { "dry_run", cfg->dry_run ? "true" : "false", false },

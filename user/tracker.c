@@ -459,11 +459,6 @@ bool tracker_keys_are_cookies(const struct tracker *t)
 	return t->cookie_keys;
 }
 
-bool tracker_casts_tcp_sock(const struct tracker *t)
-{
-	return t->typed_cast;
-}
-
 bool tracker_has_destroy(const struct tracker *t)
 {
 	return t->has_destroy;

@@ -162,9 +162,6 @@ const char *tracker_send_path_name(enum tracker_send_path p);
 /* Are map keys socket cookies (SO_COOKIE), or salted socket addresses (before
  * Linux 5.12, whose tracing programs cannot read cookies)? */
 bool tracker_keys_are_cookies(const struct tracker *t);
-/* Do the programs view a socket as a tcp_sock by bpf_rdonly_cast() (Linux
- * 6.2+), or by calling bpf_skc_to_tcp_sock()? */
-bool tracker_casts_tcp_sock(const struct tracker *t);
 /* Is the bpf_sock_destroy() kill fallback available (Linux 6.5+)? */
 bool tracker_has_destroy(const struct tracker *t);
 /* Is do_tcp_sendpages() (sendfile, splice, kTLS before Linux 6.5) watched? */

@@ -63,25 +63,6 @@ for sig in INT TERM; do
 	check "SIG$sig: nothing left attached" progs_gone $ids
 done
 
-echo "-- the tcp_sock view this kernel offers (event=ready tcp_sock=)"
-# bpf_rdonly_cast() is a function of the kernel's own where it exists (6.2+):
-# then the programs cast and call no helper for the view, else they call it.
-if grep -q ' bpf_rdonly_cast$' /proc/kallsyms; then want=cast; else want=helper; fi
-start_daemon "$NS" view --stall-grace 1
-check "event=ready says tcp_sock=$want (bpf_rdonly_cast in /proc/kallsyms: $([ $want = cast ] && echo yes || echo no))" \
-	grep -q "event=ready.* tcp_sock=$want " "$TMP/view.out"
-calls=-1
-for id in $(daemon_prog_ids "$DAEMON_PID"); do
-	bpftool prog show id "$id" 2>/dev/null | grep -q 'name sr_on_probe' || continue
-	calls=$(bpftool prog dump xlated id "$id" 2>/dev/null | grep -c 'call bpf_skc_to_tcp_sock')
-done
-if [ "$want" = cast ]; then
-	check "sr_on_probe, as loaded, calls no bpf_skc_to_tcp_sock (got $calls)" test "$calls" = 0
-else
-	check "sr_on_probe, as loaded, calls bpf_skc_to_tcp_sock (got $calls)" test "$calls" -ge 1
-fi
-stop_daemon "$DAEMON_PID"
-
 echo "-- environment configures, the flag wins"
 DAEMON_ENV=(SOCKREAP_STALL_GRACE=7 SOCKREAP_INTERVAL=0.25 SOCKREAP_LOG_FORMAT=json)
 start_daemon "$NS" envd --interval 0.5
