@@ -67,14 +67,6 @@ const volatile bool cfg_storage = false;
  * tcp_sock.rcv_tstamp for the walk. 0 = unknown: a walk dates what it finds
  * as now. */
 const volatile __u64 cfg_tick_ns = 0;
-/* The kernel has bpf_rdonly_cast() (Linux 6.2+): begin() views the socket as
- * a tcp_sock with it (the verifier turns the call into a register move)
- * instead of calling bpf_skc_to_tcp_sock() on every event. Where the kernel
- * lacks it, libbpf leaves the weak call unresolved and the verifier drops it
- * as dead code (cfg_cast false). */
-const volatile bool cfg_cast = false;
-
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -546,20 +538,6 @@ struct ev {
 #define IN_EST_CW (IN_EST | (1u << SR_TCP_CLOSE_WAIT))
 
 /*
- * sk as a tcp_sock. Every hook that calls begin() fires for TCP's full
- * sockets only (sr_on_state, whose tracepoint other protocols share, checks
- * the protocol first), so the cast needs no check of its own; the helper
- * checks the same again where the cast is not available. Either way the
- * fields are read with the kernel's fault-safe loads.
- */
-static __always_inline const struct tcp_sock *as_tcp(const struct sock *sk)
-{
-	if (cfg_cast)
-		return bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
-	return bpf_skc_to_tcp_sock((void *)sk);
-}
-
-/*
  * The opening every event handler shares: count the event, keep TCP sockets
  * of the watched namespaces in the given states (0: any), take the tcp_sock,
  * read the clock, find the entry, or make it when create says so. false:
@@ -573,7 +551,7 @@ static __always_inline bool begin(struct ev *x, __u32 counter, const struct sock
 		return false;
 	if (states && !((1u << (sk->__sk_common.skc_state & 31)) & states))
 		return false;
-	x->tp = as_tcp(sk);
+	x->tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (!x->tp)
 		return false;
 	x->now = sr_now();

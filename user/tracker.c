@@ -274,7 +274,6 @@ static int load_and_attach(struct tracker *t, const struct tracker_opts *opts, b
 	t->skel->rodata->cfg_unowned_targets = opts->unowned_targets;
 	t->skel->rodata->cfg_storage = t->store == TRACKER_STORE_STORAGE;
 	t->skel->rodata->cfg_tick_ns = jiffy_ns();
-	t->skel->rodata->cfg_cast = t->typed_cast;
 	/* The other store's maps are never created (its code is dead to the
 	 * verifier). The candidate set, keys or copies, is sized like the hash
 	 * store: overflowing it costs full reads, never a missed socket. */
@@ -408,7 +407,6 @@ int tracker_open(struct tracker **out, const struct tracker_opts *opts, char *er
 	}
 	t->has_destroy = btf__find_by_name_kind(vmlinux, "bpf_sock_destroy", BTF_KIND_FUNC) >= 0;
 	t->cookie_keys = cookie_helper_allowed();
-	t->typed_cast = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
 	ret = choose_store(t, opts->store, err, errlen);
 	if (ret)
 		goto fail;

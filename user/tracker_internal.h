@@ -30,7 +30,6 @@ struct tracker {
 	bool has_sendpage;	/* the kernel sends sendfile/splice through do_tcp_sendpages (< 6.5) */
 	bool hooks_sendpage;	/* ... and an fentry program watches it */
 	bool cookie_keys;	/* map keys are socket cookies, else salted addresses */
-	bool typed_cast;	/* bpf_rdonly_cast() (6.2+): the programs cast, not call, for a tcp_sock */
 	__u64 key_salt;
 	int ncpus;
 	uint64_t *percpu; /* ncpus values for one counter */
