@@ -210,7 +210,7 @@ integration-san: san
 # `make test-kernels`. Every wait and grace is scaled for the emulator; what a
 # kernel offers comes from the daemon's own event=ready line.
 KERNEL_TESTS     ?= bpf cli half_close send_path last_acks sendfile backstop kernel_socket storm \
-		    metrics_file privilege targets identity flood pressure soak_mix
+		    metrics_file privilege targets identity flood pressure pressure_end soak_mix
 GUEST_TIME_SCALE ?= 3
 .PHONY: kernel-suite test-kernels
 kernel-suite: all

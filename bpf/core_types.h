@@ -98,6 +98,7 @@ struct sock___old {
 
 /* tcp_sock begins with its inet_connection_sock (an embedded struct). */
 struct inet_connection_sock {
+	__u32 icsk_rto; /* jiffies: the retransmission timeout, backed off */
 	struct {
 		__u32 lrcvtime; /* jiffies: the last data segment received */
 	} icsk_ack;

@@ -791,6 +791,27 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	return 0;
 }
 
+/* TCP_RTO_MAX: no retransmission timer is armed longer. */
+#define SR_RTO_MAX_NS (120ull * 1000000000ull)
+
+/*
+ * A retransmission, and when the timer it leaves armed fires at the latest:
+ * after a timeout's retransmission the kernel doubles the RTO (a fast
+ * retransmission keeps it), TCP_RTO_MAX at most. Under memory pressure a live
+ * socket's timer backs off like a dead one's; the daemon holds its verdict
+ * until that timer has had its chance (policy.c). Without the jiffy's length
+ * the time is unknown: 0.
+ */
+static __always_inline void note_retrans(struct sr_sock *e, const struct tcp_sock *tp, __u64 now)
+{
+	const struct inet_connection_sock *icsk = (const void *)tp;
+	__u64 rto = (__u64)icsk->icsk_rto * cfg_tick_ns * 2;
+
+	__sync_fetch_and_add(&e->retransmits, 1);
+	e->retrans_ns = now;
+	e->retrans_due_ns = cfg_tick_ns ? now + (rto < SR_RTO_MAX_NS ? rto : SR_RTO_MAX_NS) : 0;
+}
+
 /*
  * A retransmission: evidence that the peer is not acknowledging. Counted,
  * and the queue noted: before Linux 6.16 without fentry (no send hook) this
@@ -804,7 +825,7 @@ int BPF_PROG(sr_on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 
 	if (!begin(&x, SR_CNT_EV_RETRANS, sk, IN_EST_CW, true))
 		return 0;
-	__sync_fetch_and_add(&x.e->retransmits, 1);
+	note_retrans(x.e, x.tp, x.now);
 	note_tx(x.e, x.tp, x.tp->write_seq, x.now);
 	refresh_ino(x.e, sk);
 	return 0;

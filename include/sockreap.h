@@ -94,6 +94,9 @@ struct sr_sock {
 	__u64 ino;		/* socket inode, as in /proc/PID/fd "socket:[ino]"; 0 = unknown */
 	__u64 last_read_ns;	/* last time copied_seq was seen to move (or first seen) */
 	__u64 synced_ns;	/* storage path: when the candidate copy in sr_cand was last made */
+	__u64 retrans_ns;	/* the last retransmission seen (tcp_retransmit_skb); 0 = none */
+	__u64 retrans_due_ns;	/* when the retransmission timer it left armed fires at the
+				 * latest (twice the RTO then, at most TCP_RTO_MAX); 0 = unknown */
 	__u32 saddr[4];		/* IPv4 in saddr[0], network byte order */
 	__u32 daddr[4];
 	__u32 write_seq;	/* highest sequence queued by the application */

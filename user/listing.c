@@ -125,7 +125,13 @@ static void render_json(FILE *f, const struct list_row *rows, size_t n, uint64_t
 		json_num_or_null(f, "since_ack_progress_s", since(now, e->last_progress_ns));
 		fputc(',', f);
 		json_num_or_null(f, "since_receive_s", since(now, e->last_rx_ns));
-		fprintf(f, ",\"snd_wnd_bytes\":%u,\"retransmits\":%u", e->snd_wnd, e->retransmits);
+		fprintf(f, ",\"snd_wnd_bytes\":%u,\"retransmits\":%u,", e->snd_wnd, e->retransmits);
+		json_num_or_null(f, "since_retransmit_s", since(now, e->retrans_ns));
+		fputc(',', f);
+		json_num_or_null(f, "retransmit_timeout_s",
+				 e->retrans_ns && e->retrans_due_ns > e->retrans_ns
+					 ? (double)(e->retrans_due_ns - e->retrans_ns) / 1e9
+					 : -1);
 		fprintf(f, ",\"verdict\":\"%s\",\"reason\":\"%s\",\"cause\":%s%s%s,"
 			   "\"stall_age_s\":%.3f,\"limit_s\":%.3f}",
 			verdict,

@@ -97,7 +97,9 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
 
 /*
  * How far kernel memory pressure holds a send_stall clock that started at
- * onset: to the last moment pressure was seen, if that is after the onset,
+ * onset: to the last moment pressure was seen, if that is after the onset, or
+ * later, to when the retransmission timer left armed then fires (to the last
+ * retransmission, if it came after the pressure);
  * SR_PRESSURE_HOLD_GRACES graces at most. Under pressure the kernel itself
  * stalls live connections: a receiver on this machine drops what it cannot
  * queue while its queue is not empty, silently, so a trickling reader with a
@@ -108,13 +110,23 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
  * pressure that never ends a dead peer is still reaped, at
  * 1 + SR_PRESSURE_HOLD_GRACES graces.
  */
-static uint64_t pressure_hold(uint64_t onset, uint64_t pressure_ns, uint64_t grace)
+static uint64_t pressure_hold(const struct sr_sock *e, uint64_t onset, uint64_t pressure_ns,
+			      uint64_t grace)
 {
-	uint64_t cap = SR_PRESSURE_HOLD_GRACES * grace;
+	uint64_t cap = SR_PRESSURE_HOLD_GRACES * grace, until = pressure_ns;
 
 	if (pressure_ns <= onset)
 		return 0;
-	return pressure_ns - onset < cap ? pressure_ns - onset : cap;
+	/* A retransmission of this stall made before the pressure ended left a
+	 * timer backed off during it, which fires after: until then the peer,
+	 * alive or not, had no chance to answer. A retransmission after the
+	 * pressure is that chance (only the last one is known, so the hold runs
+	 * to it: later rather than earlier); the grace counts from there. */
+	if (e->retrans_ns >= onset && e->retrans_ns <= pressure_ns && e->retrans_due_ns > until)
+		until = e->retrans_due_ns;
+	else if (e->retrans_ns > pressure_ns)
+		until = e->retrans_ns;
+	return until - onset < cap ? until - onset : cap;
 }
 
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
@@ -130,7 +142,7 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 	if ((established || close_wait) && policy_queued_bytes(e) > 0 && e->queued_since_ns) {
 		uint64_t onset = max_u64(e->queued_since_ns, e->last_progress_ns);
 
-		held = pressure_hold(onset, pressure_ns, cfg->stall_grace_ns);
+		held = pressure_hold(e, onset, pressure_ns, cfg->stall_grace_ns);
 		consider(&v, SR_REASON_SEND_STALL, onset + held, now, cfg->stall_grace_ns);
 	}
 	if (close_wait && policy_unread(e)) {

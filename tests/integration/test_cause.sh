@@ -40,6 +40,12 @@ check "list, dropped peer: retransmissions counted ($(field "$DR" retransmits))"
 	test "$(field "$DR" retransmits)" -gt 0
 "$SOCKREAP" list --control-socket "$TMP/daemon.sock" >"$TMP/list.txt"
 check "list table has the CAUSE column" grep -q 'CAUSE' "$TMP/list.txt"
+# The dropped peer's last retransmission and the timer it left (twice the RTO,
+# TCP_RTO_MAX at most); the frozen reader's kernel answers its probes: none.
+check "list, dropped peer: its last retransmission ($(field "$DR" since_retransmit_s) s ago) and timer ($(field "$DR" retransmit_timeout_s) s) known" \
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); a=r["since_retransmit_s"]; t=r["retransmit_timeout_s"]; sys.exit(not (a is not None and 0 <= a <= float(sys.argv[2]) and t is not None and 0 < t <= 120))' "$DR" "$GRACE"
+check "list, frozen reader: retransmission fields agree with its count ($(field "$FR" retransmits): none, null)" \
+	python3 -c 'import json,sys; r=json.loads(sys.argv[1]); n=r["retransmits"]==0; sys.exit(not ((r["since_retransmit_s"] is None) == n and (r["retransmit_timeout_s"] is None) == n))' "$FR"
 
 # The senders end when reaped (or at their deadline).
 wait_pids $((DUR + 5)) "$FROZEN_SRV" "$DROPPED_SRV"

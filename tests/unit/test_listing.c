@@ -103,6 +103,7 @@ static void test_json_escapes_comm(void **state)
 	assert_non_null(strstr(j, "\"cookie\":7,"));
 	assert_non_null(strstr(j, "\"queued_bytes\":10,"));
 	assert_non_null(strstr(j, "\"since_receive_s\":null"));
+	assert_non_null(strstr(j, "\"since_retransmit_s\":null,\"retransmit_timeout_s\":null"));
 	assert_non_null(strstr(j, "\"laddr\":\"127.0.0.1:1001\""));
 	free(j);
 }

@@ -475,7 +475,8 @@ static void test_cause(void **state)
 static void test_pressure_holds_send_stall(void **state)
 {
 	struct sr_sock e = stalled_sock(), heard = stalled_sock(), zw = stalled_sock(),
-		       zw_silent = stalled_sock();
+		       zw_silent = stalled_sock(), rtx = stalled_sock(), rtx_after = stalled_sock(),
+		       rtx_before = stalled_sock(), rtx_late = stalled_sock();
 	const struct policy_config idle = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(60) };
 	const struct sr_sock quiet = idle_sock(S(100));
 	const struct judgement rows[] = {
@@ -498,6 +499,23 @@ static void test_pressure_holds_send_stall(void **state)
 		{ "zero window, nothing heard since the clock started: held", &zw_silent, S(130),
 		  &cfg_default, { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
 		{ "rx_idle: never held", &quiet, S(160), &idle, { REASON(RX_IDLE), HELD(0) }, S(159) },
+		{ "retransmitted at 108 s under pressure, timer due at 118 s: held until it fires",
+		  &rtx, S(147), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(118)), HELD(S(18)) }, S(110) },
+		{ "... and fires a grace after that", &rtx, S(148), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(118)), AGE(GRACE), HELD(S(18)) }, S(110) },
+		{ "the same timer without pressure: not held", &rtx, S(130), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, 0 },
+		{ "retransmitted after the pressure ended (the peer's first chance): held to it",
+		  &rtx_after, S(139), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(115)), HELD(S(15)) }, S(110) },
+		{ "... and reaped a grace after it", &rtx_after, S(145), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(115)), AGE(GRACE), HELD(S(15)) }, S(110) },
+		{ "retransmitted before the clock started: held to the pressure's end only", &rtx_before,
+		  S(139), &cfg_default, { REASON(NONE), PENDING(SEND_STALL), ONSET(S(110)), HELD(S(10)) },
+		  S(110) },
+		{ "a timer due past the cap: three graces", &rtx_late, S(220), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) }, S(110) },
 	};
 	struct policy_verdict v;
 
@@ -507,6 +525,14 @@ static void test_pressure_holds_send_stall(void **state)
 	zw.last_rx_ns = S(120);
 	zw.snd_wnd = 0;
 	zw_silent.snd_wnd = 0;
+	rtx.retrans_ns = S(108);
+	rtx.retrans_due_ns = S(118);
+	rtx_after.retrans_ns = S(115);
+	rtx_after.retrans_due_ns = S(125);
+	rtx_before.retrans_ns = S(95);
+	rtx_before.retrans_due_ns = S(130);
+	rtx_late.retrans_ns = S(108);
+	rtx_late.retrans_due_ns = S(300);
 	judge(rows, ARRAY_SIZE(rows));
 	/* A held verdict's cause: nothing heard after its (moved) start. */
 	v = policy_verdict(&e, S(140), &cfg_default, S(110));

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# When kernel TCP memory pressure ends, a send stall is held on until the
+# retransmission timer its socket armed during the pressure fires (twice the
+# RTO then), not only to the pressure's end: the timer backed off under
+# pressure for a live peer as for a dead one, and until it fires the peer had
+# no chance to answer. Three graces at most, as before.
+#
+# Made real: pressure as in test_pressure (tcp_mem at one page, a frozen
+# reader on a port no target selects holding megabytes); a peer blackholed
+# under it; once `list` shows that its last retransmission left a timer that
+# runs well past now, the pressure is ended (tcp_mem restored, the holder
+# killed, which frees its memory). The reap line's held_s must then reach that
+# timer (or the cap), which is measurably later than the pressure's end; the
+# peer is still reaped, within the held limit.
+. "$(dirname "$0")/lib.sh"
+require_env
+command -v nft >/dev/null || skip "nft not installed (make deps)"
+
+GRACE=$(scaled 2) INTERVAL=$(scaled 0.5)
+LIMIT=$(echo "$GRACE + 2 * $INTERVAL + $(scaled 2)" | bc)
+HELD_LIMIT=$(echo "$LIMIT + 3 * $GRACE" | bc)
+CAP=$(echo "3 * $GRACE" | bc)
+DEAD_DUR=$(dead_duration "$HELD_LIMIT")
+# How long the timer must still have to run when the pressure is ended, and
+# the margin the comparisons allow (a scan, the list call, the kill).
+AHEAD=$(scaled 1.5) MARGIN=$(scaled 0.5)
+new_netns NS pressend
+
+pair "$NS" 5523 holder send read "$DEAD_DUR"
+HOLDER_CLI=$CLI_PID
+sig STOP "$HOLDER_CLI"
+start_daemon "$NS" daemon --port 5521 --stall-grace "$GRACE" --interval "$INTERVAL" \
+	--metrics-file "$TMP/metrics.prom"
+LOG=$TMP/daemon.out
+# Paced, to a reader that keeps up: data always queued, acknowledged until
+# the drop.
+SERVER_EXTRA=(--rate 1048576 --chunk 16384)
+pair "$NS" 5521 dropped send read "$DEAD_DUR"
+DROP_SRV=$SRV_PID
+
+OLD_MEM=$(cat /proc/sys/net/ipv4/tcp_mem)
+CLEANUPS+=("echo '$OLD_MEM' > /proc/sys/net/ipv4/tcp_mem")
+echo "1 1 $(echo "$OLD_MEM" | awk '{ print $3 }')" > /proc/sys/net/ipv4/tcp_mem
+gauge_is() {
+	local i
+	for i in $(seq 1 $((10 * $(scaled_int 10)))); do
+		[ "$(metric "$TMP/metrics.prom" sockreap_tcp_memory_pressure 2>/dev/null)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "the daemon sees the kernel's TCP under memory pressure (gauge 1)" gauge_is 1
+
+drop_to_port "$NS" 5521
+T_DROP=$(date +%s.%N)
+
+# Wait for a retransmission whose timer runs AHEAD s past now (the RTO
+# doubles from 0.2 s on each timeout: one comes within seconds).
+REM=-1
+for _ in $(seq 1 $((5 * $(scaled_int 20)))); do
+	"$SOCKREAP" list --json --control-socket "$TMP/daemon.sock" >"$TMP/list.json" 2>/dev/null || true
+	T_LIST=$(date +%s.%N)
+	REM=$(python3 - "$TMP/list.json" <<'PY'
+import json, sys
+try:
+    rows = [r for r in json.load(open(sys.argv[1])) if r["laddr"].endswith(":5521")]
+except (OSError, ValueError):
+    rows = []
+r = rows[0] if rows else {}
+a, t = r.get("since_retransmit_s"), r.get("retransmit_timeout_s")
+print(-1 if a is None or t is None else round(t - a, 3))
+PY
+)
+	[ "$(echo "$REM >= $AHEAD" | bc)" = 1 ] && break
+	sleep 0.2
+done
+echo "  list: the last retransmission's timer fires ${REM} s after $T_LIST ($(echo "$T_LIST - $T_DROP" | bc) s after the drop)"
+check "list: a retransmission under pressure left a timer running ${REM} s more (>= $AHEAD)" \
+	test "$(echo "$REM >= $AHEAD" | bc)" = 1
+
+# End the pressure: the thresholds back, the holder's memory freed.
+echo "$OLD_MEM" > /proc/sys/net/ipv4/tcp_mem
+kill -KILL "$HOLDER_CLI" 2>/dev/null
+check "the daemon sees the pressure end (gauge 0)" gauge_is 0
+T_CALM=$(date +%s.%N)
+
+wait_dead "$HELD_LIMIT" "$DROP_SRV"
+expect_woken "blackholed peer: sender" "$TMP/dropped-server.out" "$T_DROP" "$HELD_LIMIT"
+H=$(grep 'event=reap ' "$LOG" | grep 'laddr=[^ ]*:5521 ' | grep -o ' held_s=[0-9.]*' | head -1 | cut -d= -f2)
+# Held to the pressure's end alone, held_s would be at most END (the stall's
+# clock started at the drop, the daemon last saw pressure before T_CALM); to
+# the timer, at least WANT (the timer's time from the drop, or the cap).
+END=$(echo "$T_CALM - $T_DROP" | bc)
+WANT=$(echo "t = $T_LIST + $REM - $T_DROP - $MARGIN; if (t > $CAP - $MARGIN) t = $CAP - $MARGIN; t" | bc)
+check "the test separates the two holds (timer $WANT s > pressure's end $END s + $MARGIN)" \
+	test "$(echo "$WANT > $END + $MARGIN" | bc)" = 1
+check "reap line: result=ok, held_s=${H:-none} reaches the timer (>= $WANT s, pressure's end $END s)" \
+	bash -c "grep 'event=reap ' '$LOG' | grep 'laddr=[^ ]*:5521 ' | grep -q 'result=ok ' &&
+		 test \"\$(echo '${H:-0} >= $WANT' | bc)\" = 1"
+check "held_s within the cap (${H:-none} <= $CAP)" test "$(echo "${H:-0} <= $CAP + 0.001" | bc)" = 1
+check "nothing on the holder's port (no target selects it)" no_reap_for "$LOG" 5523
+stop_daemon "$DAEMON_PID"
+finish
