@@ -134,6 +134,7 @@ bool tcp_pressure_read(struct tcp_pressure *p, uint64_t now)
 	char buf[16384]; /* netstat is about 4 KiB, protocols about 3 */
 	uint64_t entered = 0;
 	int press = -1, ent = -1;
+	bool before = p->now;
 
 	if (slurp("/proc/net/protocols", buf, sizeof(buf)))
 		press = pressure_parse_protocols(buf);
@@ -147,7 +148,9 @@ bool tcp_pressure_read(struct tcp_pressure *p, uint64_t now)
 		p->entered = entered;
 		p->have_entered = true;
 	}
-	if (p->now)
+	/* The pressure ended somewhere between the last read that found it and
+	 * this one: until this one, for all we know. */
+	if (p->now || before)
 		p->seen_ns = now;
 	return p->now;
 }

@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 struct tcp_pressure {
-	uint64_t seen_ns;	/* the last read that found pressure (0: none yet) */
+	uint64_t seen_ns;	/* until when pressure may have lasted: the last read that
+				 * found it, or the first after it that did not (the
+				 * end lies between); 0: none yet */
 	uint64_t entered;	/* TcpExtTCPMemoryPressures of our namespace, last read */
 	bool have_entered;
 	bool now;		/* the last read found pressure (or could not tell) */
