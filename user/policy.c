@@ -97,7 +97,7 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
 
 /*
  * How far kernel memory pressure holds a send_stall clock that started at
- * onset: to the last moment pressure was seen, if that is after the onset, or
+ * onset: to the pressure's end as last known, if that is after the onset, or
  * later, to when the retransmission timer left armed then fires (to the last
  * retransmission, if it came after the pressure);
  * SR_PRESSURE_HOLD_GRACES graces at most. Under pressure the kernel itself

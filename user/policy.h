@@ -48,12 +48,13 @@ bool policy_unread(const struct sr_sock *e);
 #define SR_PRESSURE_HOLD_GRACES 3
 
 /*
- * The verdict on e at now_ns. pressure_ns: when the kernel's TCP was last seen
- * under memory pressure (0: never). Under pressure the kernel itself stalls
- * live connections' data, so a send_stall clock running then restarts from
- * that moment, or from when a retransmission timer armed by then fires if
- * that is later (its RTO backed off during the pressure),
- * SR_PRESSURE_HOLD_GRACES graces later at most. The other rules are not held.
+ * The verdict on e at now_ns. pressure_ns: until when the kernel's TCP may
+ * have been under memory pressure (pressure.h; 0: never). Under pressure the
+ * kernel itself stalls live connections' data, so a send_stall clock running
+ * then restarts from that moment, or later from when a retransmission timer
+ * armed by then fires (its RTO backed off during the pressure), or from a
+ * retransmission made after it, SR_PRESSURE_HOLD_GRACES graces later at most.
+ * The other rules are not held.
  */
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
 				     const struct policy_config *cfg, uint64_t pressure_ns);

@@ -120,6 +120,15 @@ wait_for() {
 	grep -Eq -- "$re" "$f" 2>/dev/null
 }
 
+# tcp_mem_pressure: the kernel's TCP memory thresholds at one page (the hard
+# limit kept), so any queued data puts TCP under memory pressure; the old
+# values in OLD_TCP_MEM, restored at cleanup.
+tcp_mem_pressure() {
+	OLD_TCP_MEM=$(cat /proc/sys/net/ipv4/tcp_mem)
+	CLEANUPS+=("echo '$OLD_TCP_MEM' > /proc/sys/net/ipv4/tcp_mem")
+	echo "1 1 $(echo "$OLD_TCP_MEM" | awk '{ print $3 }')" > /proc/sys/net/ipv4/tcp_mem
+}
+
 # start_daemon NS NAME ARGS...: run sockreap in NS, wait for event=ready.
 # DAEMON_ENV=(VAR=value ...) adds environment variables.
 DAEMON_ENV=()

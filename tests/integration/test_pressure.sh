@@ -37,9 +37,7 @@ sig STOP "$FROZEN_CLI"
 T_STOP=$(date +%s.%N)
 sleep "$(scaled 0.5)"
 
-OLD_MEM=$(cat /proc/sys/net/ipv4/tcp_mem)
-CLEANUPS+=("echo '$OLD_MEM' > /proc/sys/net/ipv4/tcp_mem")
-echo "1 1 $(echo "$OLD_MEM" | awk '{ print $3 }')" > /proc/sys/net/ipv4/tcp_mem
+tcp_mem_pressure
 # The daemon sees the pressure before the blackhole (10 s at most).
 for _ in $(seq 1 100); do
 	[ "$(metric "$TMP/metrics.prom" sockreap_tcp_memory_pressure 2>/dev/null)" = 1 ] && break

@@ -38,17 +38,8 @@ SERVER_EXTRA=(--rate 1048576 --chunk 16384)
 pair "$NS" 5521 dropped send read "$DEAD_DUR"
 DROP_SRV=$SRV_PID
 
-OLD_MEM=$(cat /proc/sys/net/ipv4/tcp_mem)
-CLEANUPS+=("echo '$OLD_MEM' > /proc/sys/net/ipv4/tcp_mem")
-echo "1 1 $(echo "$OLD_MEM" | awk '{ print $3 }')" > /proc/sys/net/ipv4/tcp_mem
-gauge_is() {
-	local i
-	for i in $(seq 1 $((10 * $(scaled_int 10)))); do
-		[ "$(metric "$TMP/metrics.prom" sockreap_tcp_memory_pressure 2>/dev/null)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+tcp_mem_pressure
+gauge_is() { wait_for "$TMP/metrics.prom" "^sockreap_tcp_memory_pressure $1\$" 10; }
 check "the daemon sees the kernel's TCP under memory pressure (gauge 1)" gauge_is 1
 
 drop_to_port "$NS" 5521
@@ -79,7 +70,7 @@ check "list: a retransmission under pressure left a timer running ${REM} s more 
 	test "$(echo "$REM >= $AHEAD" | bc)" = 1
 
 # End the pressure: the thresholds back, the holder's memory freed.
-echo "$OLD_MEM" > /proc/sys/net/ipv4/tcp_mem
+echo "$OLD_TCP_MEM" > /proc/sys/net/ipv4/tcp_mem
 kill -KILL "$HOLDER_CLI" 2>/dev/null
 check "the daemon sees the pressure end (gauge 0)" gauge_is 0
 T_CALM=$(date +%s.%N)
