@@ -791,9 +791,6 @@ int BPF_PROG(sr_on_state, const struct sock *sk, const int oldstate, const int n
 	return 0;
 }
 
-/* TCP_RTO_MAX: no retransmission timer is armed longer. */
-#define SR_RTO_MAX_NS (120ull * 1000000000ull)
-
 /*
  * A retransmission, and when the timer it leaves armed fires at the latest:
  * after a timeout's retransmission the kernel doubles the RTO (a fast

@@ -27,6 +27,8 @@ enum sr_tcp_state {
 
 #define SR_EEXIST 17 /* the kernel's EEXIST: BPF code has no errno.h */
 #define SR_TCP_NSTATES 13 /* state numbers 0..12: per-state counters and name tables */
+#define SR_RTO_MAX_NS (120ull * 1000000000ull) /* TCP_RTO_MAX: no retransmission timer is
+						* armed longer */
 
 /* The rules a verdict can fire for (what a kill path re-checks). */
 enum sr_reason {

@@ -94,7 +94,7 @@ static void between_reaps(void *arg)
 	d->last_service_ns = now;
 	if (ppoll(&pfd, d->control_fd >= 0, &zero, &d->wait_mask) > 0)
 		list_serve(d->control_fd, d->tracker, &d->targets, &d->identities, &d->list_snap,
-				   d->state.pressure_ns);
+				   &d->state.pressure);
 }
 
 /* The targets, from --target specs and the plain flags that set their defaults. */
@@ -214,7 +214,7 @@ static void scan_and_observe(struct daemon *d)
 			"counted as pressure, send stalls are held up to three graces longer");
 		d->pressure_said = true;
 	}
-	d->state.pressure_ns = d->pressure.seen_ns;
+	d->state.pressure = (struct policy_pressure){ d->pressure.seen_ns, d->pressure.now };
 	d->metrics.tcp_memory_pressure = d->pressure.now;
 	scan(&d->ctx, t0, &d->result);
 	observe_scan(&d->metrics, &d->result);
@@ -325,7 +325,7 @@ static void run(struct daemon *d)
 
 			if (ppoll(&pfd, d->control_fd >= 0, &ts, &d->wait_mask) > 0)
 				list_serve(d->control_fd, d->tracker, &d->targets, &d->identities, &d->list_snap,
-				   d->state.pressure_ns);
+				   &d->state.pressure);
 		} while (!g_stop && (now = now_ns()) < next);
 	}
 }

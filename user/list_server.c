@@ -15,7 +15,8 @@
 
 /* Answer one `sockreap list` from a fresh read of the map. */
 void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
-		struct identity_cache *ids, struct tracker_snapshot *snap, uint64_t pressure_ns)
+		struct identity_cache *ids, struct tracker_snapshot *snap,
+		const struct policy_pressure *pressure)
 {
 	struct list_row *rows = NULL;
 	struct pod_identity *who = NULL;
@@ -49,7 +50,7 @@ void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
 			identity_of(ids, snap->socks[i].cgroup_id, (pid_t)snap->socks[i].owner_tgid,
 				    &who[i]);
 			rows[i] = (struct list_row){ snap->keys[i], &snap->socks[i],
-						     policy_verdict(&snap->socks[i], now, &r->pol, pressure_ns),
+						     policy_verdict(&snap->socks[i], now, &r->pol, pressure),
 						     r->name, &who[i] };
 		}
 		listing_render(f, rows, snap->n, now, !strcmp(req, "list json"));

@@ -13,6 +13,7 @@
  * to. Bounded in time by control.c.
  */
 void list_serve(int control_fd, struct tracker *t, const struct targets *tg,
-		struct identity_cache *ids, struct tracker_snapshot *snap, uint64_t pressure_ns);
+		struct identity_cache *ids, struct tracker_snapshot *snap,
+		const struct policy_pressure *pressure);
 
 #endif

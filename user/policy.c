@@ -99,38 +99,47 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
  * How far kernel memory pressure holds a send_stall clock that started at
  * onset: to the pressure's end as last known, if that is after the onset, or
  * later, to when the retransmission timer left armed then fires (to the last
- * retransmission, if it came after the pressure);
- * SR_PRESSURE_HOLD_GRACES graces at most. Under pressure the kernel itself
- * stalls live connections: a receiver on this machine drops what it cannot
- * queue while its queue is not empty, silently, so a trickling reader with a
- * long queue leaves its sender unacknowledged for queue / rate seconds (like
- * a blackholed peer), and its shrunken window can read zero for longer than a
- * grace while it reads (like a frozen reader). The bound: a dead peer's queue
- * holds memory too, and an endless hold could keep the pressure forever; under
- * pressure that never ends a dead peer is still reaped, at
- * 1 + SR_PRESSURE_HOLD_GRACES graces.
+ * retransmission, if it came after the pressure). Under pressure the kernel
+ * itself stalls live connections: a receiver on this machine drops what it
+ * cannot queue while its queue is not empty, silently, so a trickling reader
+ * with a long queue leaves its sender unacknowledged for queue / rate seconds
+ * (like a blackholed peer), and its shrunken window can read zero for longer
+ * than a grace while it reads (like a frozen reader).
+ *
+ * The bounds. While the pressure lasts, SR_PRESSURE_HOLD_GRACES graces: a dead
+ * peer's queue holds memory too, and an endless hold could keep the pressure
+ * forever; under pressure that never ends a dead peer is still reaped, at
+ * 1 + SR_PRESSURE_HOLD_GRACES graces. Once it is over, the hold is known to
+ * end: every timer armed during it fires by its end + TCP_RTO_MAX, so the
+ * hold reaches that far at most (a live peer starved longer than the cap is
+ * not shut for it; a dead one is reaped a grace after, retransmitting or not).
  */
-static uint64_t pressure_hold(const struct sr_sock *e, uint64_t onset, uint64_t pressure_ns,
-			      uint64_t grace)
+static uint64_t pressure_hold(const struct sr_sock *e, uint64_t onset,
+			      const struct policy_pressure *pr, uint64_t grace)
 {
-	uint64_t cap = SR_PRESSURE_HOLD_GRACES * grace, until = pressure_ns;
+	uint64_t until, bound;
 
-	if (pressure_ns <= onset)
+	if (!pr || pr->until_ns <= onset)
 		return 0;
+	until = pr->until_ns;
 	/* A retransmission of this stall made before the pressure ended left a
 	 * timer backed off during it, which fires after: until then the peer,
 	 * alive or not, had no chance to answer. A retransmission after the
 	 * pressure is that chance (only the last one is known, so the hold runs
 	 * to it: later rather than earlier); the grace counts from there. */
-	if (e->retrans_ns >= onset && e->retrans_ns <= pressure_ns && e->retrans_due_ns > until)
+	if (e->retrans_ns >= onset && e->retrans_ns <= pr->until_ns && e->retrans_due_ns > until)
 		until = e->retrans_due_ns;
-	else if (e->retrans_ns > pressure_ns)
+	else if (e->retrans_ns > pr->until_ns)
 		until = e->retrans_ns;
-	return until - onset < cap ? until - onset : cap;
+	bound = onset + SR_PRESSURE_HOLD_GRACES * grace;
+	if (!pr->ongoing)
+		bound = max_u64(bound, pr->until_ns + SR_RTO_MAX_NS);
+	return (until < bound ? until : bound) - onset;
 }
 
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
-				     const struct policy_config *cfg, uint64_t pressure_ns)
+				     const struct policy_config *cfg,
+				     const struct policy_pressure *pr)
 {
 	struct policy_verdict v = { SR_REASON_NONE, SR_REASON_NONE, 0, 0, 0, 0 };
 	uint64_t held = 0;
@@ -142,7 +151,7 @@ struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,
 	if ((established || close_wait) && policy_queued_bytes(e) > 0 && e->queued_since_ns) {
 		uint64_t onset = max_u64(e->queued_since_ns, e->last_progress_ns);
 
-		held = pressure_hold(e, onset, pressure_ns, cfg->stall_grace_ns);
+		held = pressure_hold(e, onset, pr, cfg->stall_grace_ns);
 		consider(&v, SR_REASON_SEND_STALL, onset + held, now, cfg->stall_grace_ns);
 	}
 	if (close_wait && policy_unread(e)) {

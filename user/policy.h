@@ -44,20 +44,29 @@ uint32_t policy_queued_bytes(const struct sr_sock *e);
 /* Has the owner left data or the peer's FIN unread (copied_seq short of rcv_nxt)? */
 bool policy_unread(const struct sr_sock *e);
 
-/* A send stall's clock is held by kernel memory pressure this many graces at most. */
+/* While it lasts, kernel memory pressure holds a send stall's clock this many
+ * graces at most. */
 #define SR_PRESSURE_HOLD_GRACES 3
 
+/* What the daemon knows of the kernel's TCP memory pressure (pressure.h). */
+struct policy_pressure {
+	uint64_t until_ns;	/* until when it may have lasted; 0: never seen */
+	bool ongoing;		/* the last read found it (or could not tell) */
+};
+
 /*
- * The verdict on e at now_ns. pressure_ns: until when the kernel's TCP may
- * have been under memory pressure (pressure.h; 0: never). Under pressure the
- * kernel itself stalls live connections' data, so a send_stall clock running
- * then restarts from that moment, or later from when a retransmission timer
- * armed by then fires (its RTO backed off during the pressure), or from a
- * retransmission made after it, SR_PRESSURE_HOLD_GRACES graces later at most.
- * The other rules are not held.
+ * The verdict on e at now_ns, given the kernel's memory pressure pr (NULL:
+ * none). Under pressure the kernel itself stalls live connections' data, so a
+ * send_stall clock running then restarts from the pressure's end, or later
+ * from when a retransmission timer armed by then fires (its RTO backed off
+ * during the pressure), or from a retransmission made after it. While the
+ * pressure lasts, SR_PRESSURE_HOLD_GRACES graces later at most; once it is
+ * over, no later than its end + TCP_RTO_MAX (every timer armed during it has
+ * fired by then). The other rules are not held.
  */
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
-				     const struct policy_config *cfg, uint64_t pressure_ns);
+				     const struct policy_config *cfg,
+				     const struct policy_pressure *pr);
 
 /*
  * The cause of verdict v (fired or pending) on entry e: for send_stall, a

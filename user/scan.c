@@ -69,7 +69,7 @@ static void act(const struct scan_ctx *c, const struct due *du, struct scan_resu
 		return;
 	}
 	tg = targets_of(c->targets, &fresh);
-	fv = policy_verdict(&fresh, now, &tg->pol, s->pressure_ns);
+	fv = policy_verdict(&fresh, now, &tg->pol, &s->pressure);
 	if (fv.reason == SR_REASON_NONE || fv.onset_ns != ep->onset_ns) {
 		episode_forget(ep); /* recovered, or never was: the read lagged */
 		return;
@@ -143,7 +143,7 @@ static ssize_t judge(const struct scan_ctx *c, uint64_t now, struct scan_result 
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct sr_sock *e = &snap->socks[i];
 		const struct target *tg = targets_of(c->targets, e);
-		struct policy_verdict v = policy_verdict(e, now, &tg->pol, s->pressure_ns);
+		struct policy_verdict v = policy_verdict(e, now, &tg->pol, &s->pressure);
 		const struct episode *ep;
 		ssize_t k;
 		bool is_new;
@@ -202,7 +202,7 @@ static void refresh_due(const struct scan_ctx *c, size_t n_due)
 
 		if (s->due[i].refreshed ||
 		    (e->state != SR_TCP_CLOSE_WAIT && e->ino &&
-		     policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol, s->pressure_ns).reason !=
+		     policy_verdict(e, now_ns(), &targets_of(c->targets, e)->pol, &s->pressure).reason !=
 			     SR_REASON_RX_IDLE))
 			continue;
 		refresh_netns_of(c, n_due, i);

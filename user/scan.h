@@ -48,9 +48,8 @@ struct scan_state {
 	size_t cap_due;
 	uint64_t last_walk_ns;		/* when the last backstop walk started */
 	uint64_t walk_size;		/* the last complete walk's size: it sets the step */
-	uint64_t pressure_ns;		/* until when the kernel's TCP may have been under
-					 * memory pressure (pressure.h; set by the daemon
-					 * before each scan; 0: never) */
+	struct policy_pressure pressure; /* the kernel's TCP memory pressure (set by
+					  * the daemon before each scan) */
 };
 
 /* Everything a scan works with, built once by the daemon. */

@@ -82,8 +82,8 @@ enum verdict_field { V_END, V_REASON, V_PENDING, V_ONSET, V_AGE, V_LIMIT, V_HELD
 #define LIMIT(ns) { V_LIMIT, (ns) }
 #define HELD(ns) { V_HELD, (ns) }
 
-/* One judgement: entry e at now under cfg (the kernel's TCP last seen under
- * memory pressure at pressure, 0 never), and what its verdict must say. */
+/* One judgement: entry e at now under cfg (and the kernel's TCP memory
+ * pressure: none unless given), and what its verdict must say. */
 struct judgement {
 	const char *what;
 	const struct sr_sock *e;
@@ -93,8 +93,12 @@ struct judgement {
 		enum verdict_field field; /* V_END ends the list */
 		uint64_t value;
 	} want[5];
-	uint64_t pressure;
+	struct policy_pressure pressure;
 };
+
+/* Pressure seen until t, and over since; pressure still seen at t. */
+#define ENDED(t) { (t), false }
+#define LASTING(t) { (t), true }
 
 static uint64_t verdict_field(const struct policy_verdict *v, enum verdict_field f)
 {
@@ -123,7 +127,7 @@ static void judge(const struct judgement *rows, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct judgement *r = &rows[i];
-		struct policy_verdict v = policy_verdict(r->e, r->now, r->cfg, r->pressure);
+		struct policy_verdict v = policy_verdict(r->e, r->now, r->cfg, &r->pressure);
 
 		for (size_t w = 0; w < ARRAY_SIZE(r->want) && r->want[w].field != V_END; w++) {
 			enum verdict_field f = r->want[w].field;
@@ -276,7 +280,7 @@ static void test_non_established_never_send_stall(void **state)
 			continue;
 		e.state = (__u8)st;
 		e.rcv_nxt = e.copied_seq + 1;
-		v = policy_verdict(&e, S(100000), &cfg, 0);
+		v = policy_verdict(&e, S(100000), &cfg,NULL);
 		assert_int_equal(v.reason, SR_REASON_NONE);
 		assert_int_equal(v.pending, SR_REASON_NONE);
 	}
@@ -405,7 +409,7 @@ static void test_cause(void **state)
 	struct policy_verdict v;
 
 	(void)state;
-	v = policy_verdict(&e, S(200), &cfg_peer_gone, 0);
+	v = policy_verdict(&e, S(200), &cfg_peer_gone,NULL);
 	assert_int_equal(v.reason, SR_REASON_SEND_STALL);
 	/* A probe reply with a zero window after the clock started: alive, not reading. */
 	e.last_rx_ns = S(150);
@@ -427,7 +431,7 @@ static void test_cause(void **state)
 	e.last_rx_ns = 0;
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 	/* A pending clock has a cause too (for list). */
-	v = policy_verdict(&e, S(110), &cfg_peer_gone, 0);
+	v = policy_verdict(&e, S(110), &cfg_peer_gone,NULL);
 	assert_int_equal(v.pending, SR_REASON_SEND_STALL);
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 
@@ -436,12 +440,12 @@ static void test_cause(void **state)
 		struct policy_config c = { .stall_grace_ns = S(1000), .idle_timeout_ns = S(10) };
 
 		e.last_rx_ns = S(50);
-		v = policy_verdict(&e, S(200), &c, 0);
+		v = policy_verdict(&e, S(200), &c, NULL);
 		assert_int_equal(v.reason, SR_REASON_RX_IDLE);
 		assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 		e.write_seq = e.snd_una;
 		e.queued_since_ns = 0;
-		v = policy_verdict(&e, S(200), &c, 0);
+		v = policy_verdict(&e, S(200), &c, NULL);
 		assert_int_equal(policy_cause(&e, &v), CAUSE_SILENT);
 	}
 
@@ -449,7 +453,7 @@ static void test_cause(void **state)
 	e.state = SR_TCP_CLOSE_WAIT;
 	e.copied_seq = 1000;
 	e.rcv_nxt = 1001;
-	v = policy_verdict(&e, S(100000), &cfg_peer_gone, 0);
+	v = policy_verdict(&e, S(100000), &cfg_peer_gone,NULL);
 	assert_int_equal(v.reason, SR_REASON_PEER_GONE);
 	assert_int_equal(policy_cause(&e, &v), CAUSE_FIN_UNREAD);
 	e.rcv_nxt = 1500;
@@ -458,7 +462,7 @@ static void test_cause(void **state)
 	{
 		struct policy_config c = { .stall_grace_ns = GRACE, .close_wait_timeout_ns = S(5) };
 
-		v = policy_verdict(&e, S(100000), &c, 0);
+		v = policy_verdict(&e, S(100000), &c,NULL);
 		assert_int_equal(v.reason, SR_REASON_CLOSE_WAIT);
 		assert_int_equal(policy_cause(&e, &v), CAUSE_EOF_READ);
 	}
@@ -466,8 +470,10 @@ static void test_cause(void **state)
 
 /*
  * Kernel TCP memory pressure seen while a send stall's clock runs holds it:
- * the clock restarts from the last moment pressure was seen, three graces
- * late at most (a dead peer under pressure that never ends is reaped at four),
+ * the clock restarts from the last moment pressure was seen (or from the
+ * timer a retransmission left armed then), three graces late at most while
+ * the pressure lasts (a dead peer under pressure that never ends is reaped at
+ * four), and once it is over no later than its end + TCP_RTO_MAX,
  * whatever the peer says (a receiver under pressure drops silently, and its
  * window can read zero while it reads). Pressure before the clock started and
  * the other rules are not held.
@@ -476,46 +482,61 @@ static void test_pressure_holds_send_stall(void **state)
 {
 	struct sr_sock e = stalled_sock(), heard = stalled_sock(), zw = stalled_sock(),
 		       zw_silent = stalled_sock(), rtx = stalled_sock(), rtx_after = stalled_sock(),
-		       rtx_before = stalled_sock(), rtx_late = stalled_sock();
+		       rtx_before = stalled_sock(), rtx_late = stalled_sock(),
+		       rtx_later = stalled_sock();
 	const struct policy_config idle = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(60) };
 	const struct sr_sock quiet = idle_sock(S(100));
 	const struct judgement rows[] = {
 		{ "never under pressure: not held", &e, S(130), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, 0 },
+		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) } },
 		{ "pressure before the clock started: not held", &e, S(130), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, S(90) },
+		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, ENDED(S(90)) },
 		{ "silent peer, pressure at 110 s: the clock starts there", &e, S(130), &cfg_default,
-		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(110)), AGE(S(20)), HELD(S(10)) }, S(110) },
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(110)), AGE(S(20)), HELD(S(10)) }, ENDED(S(110)) },
 		{ "... and fires a grace after it", &e, S(140), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(110)), AGE(GRACE), HELD(S(10)) }, S(110) },
+		  { REASON(SEND_STALL), ONSET(S(110)), AGE(GRACE), HELD(S(10)) }, ENDED(S(110)) },
 		{ "heard, window open, pressure at 125 s: held the same", &heard, S(150), &cfg_default,
-		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, ENDED(S(125)) },
 		{ "pressure throughout: held three graces, 1 ns short of four", &e, S(220) - 1, &cfg_default,
-		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) }, S(220) },
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) }, LASTING(S(220)) },
 		{ "pressure throughout: fires at four graces", &e, S(220), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(190)), AGE(GRACE), HELD(3 * GRACE) }, S(220) },
+		  { REASON(SEND_STALL), ONSET(S(190)), AGE(GRACE), HELD(3 * GRACE) }, LASTING(S(220)) },
 		{ "zero window heard after the clock started: held the same", &zw, S(130), &cfg_default,
-		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, ENDED(S(125)) },
 		{ "zero window, nothing heard since the clock started: held", &zw_silent, S(130),
-		  &cfg_default, { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, S(125) },
-		{ "rx_idle: never held", &quiet, S(160), &idle, { REASON(RX_IDLE), HELD(0) }, S(159) },
+		  &cfg_default, { REASON(NONE), PENDING(SEND_STALL), ONSET(S(125)), HELD(S(25)) }, ENDED(S(125)) },
+		{ "rx_idle: never held", &quiet, S(160), &idle, { REASON(RX_IDLE), HELD(0) }, LASTING(S(159)) },
 		{ "retransmitted at 108 s under pressure, timer due at 118 s: held until it fires",
 		  &rtx, S(147), &cfg_default,
-		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(118)), HELD(S(18)) }, S(110) },
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(118)), HELD(S(18)) }, ENDED(S(110)) },
 		{ "... and fires a grace after that", &rtx, S(148), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(118)), AGE(GRACE), HELD(S(18)) }, S(110) },
+		  { REASON(SEND_STALL), ONSET(S(118)), AGE(GRACE), HELD(S(18)) }, ENDED(S(110)) },
 		{ "the same timer without pressure: not held", &rtx, S(130), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) }, 0 },
+		  { REASON(SEND_STALL), ONSET(S(100)), HELD(0) } },
 		{ "retransmitted after the pressure ended (the peer's first chance): held to it",
 		  &rtx_after, S(139), &cfg_default,
-		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(115)), HELD(S(15)) }, S(110) },
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(115)), HELD(S(15)) }, ENDED(S(110)) },
 		{ "... and reaped a grace after it", &rtx_after, S(145), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(115)), AGE(GRACE), HELD(S(15)) }, S(110) },
+		  { REASON(SEND_STALL), ONSET(S(115)), AGE(GRACE), HELD(S(15)) }, ENDED(S(110)) },
 		{ "retransmitted before the clock started: held to the pressure's end only", &rtx_before,
 		  S(139), &cfg_default, { REASON(NONE), PENDING(SEND_STALL), ONSET(S(110)), HELD(S(10)) },
-		  S(110) },
-		{ "a timer due past the cap: three graces", &rtx_late, S(220), &cfg_default,
-		  { REASON(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) }, S(110) },
+		  ENDED(S(110)) },
+		{ "still under pressure, a timer due past the cap: three graces", &rtx_late, S(220),
+		  &cfg_default, { REASON(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) },
+		  LASTING(S(220)) },
+		{ "pressure over at 205 s, after three graces: held to its end, past the cap", &e,
+		  S(220), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(205)), HELD(S(105)) }, ENDED(S(205)) },
+		{ "... and reaped a grace after its end", &e, S(235), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(205)), AGE(GRACE), HELD(S(105)) }, ENDED(S(205)) },
+		{ "pressure over at 200 s, the timer armed during it due at 300 s: held to it",
+		  &rtx_late, S(329), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(300)), HELD(S(200)) }, ENDED(S(200)) },
+		{ "... and reaped a grace after it", &rtx_late, S(330), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(300)), AGE(GRACE), HELD(S(200)) }, ENDED(S(200)) },
+		{ "still retransmitting long after the pressure: held to its end + TCP_RTO_MAX",
+		  &rtx_later, S(430), &cfg_default,
+		  { REASON(SEND_STALL), ONSET(S(230)), HELD(S(130)) }, ENDED(S(110)) },
 	};
 	struct policy_verdict v;
 
@@ -533,14 +554,16 @@ static void test_pressure_holds_send_stall(void **state)
 	rtx_before.retrans_due_ns = S(130);
 	rtx_late.retrans_ns = S(108);
 	rtx_late.retrans_due_ns = S(300);
+	rtx_later.retrans_ns = S(400);
+	rtx_later.retrans_due_ns = S(520);
 	judge(rows, ARRAY_SIZE(rows));
 	/* A held verdict's cause: nothing heard after its (moved) start. */
-	v = policy_verdict(&e, S(140), &cfg_default, S(110));
+	v = policy_verdict(&e, S(140), &cfg_default, &(struct policy_pressure)ENDED(S(110)));
 	assert_int_equal(policy_cause(&e, &v), CAUSE_NO_ACK);
 	/* The cause looks at what the peer said since the stall began, not since
 	 * the held start: a zero window heard at 120 s of a clock started at
 	 * 100 s and held to 125 s is zero_window. */
-	v = policy_verdict(&zw, S(160), &cfg_default, S(125));
+	v = policy_verdict(&zw, S(160), &cfg_default, &(struct policy_pressure)ENDED(S(125)));
 	assert_int_equal(v.reason, SR_REASON_SEND_STALL);
 	assert_int_equal(policy_cause(&zw, &v), CAUSE_ZERO_WINDOW);
 	zw.last_rx_ns = S(100);
