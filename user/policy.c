@@ -96,8 +96,9 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
 }
 
 /*
- * How far kernel memory pressure holds a send_stall clock that started at
- * onset: to the pressure's end as last known, if that is after the onset, or
+ * How far kernel memory pressure seen until end holds a send_stall clock that
+ * started at onset (bound at most): to the pressure's end, if that is after
+ * the onset, or
  * later, to when the retransmission timer left armed then fires (to the last
  * retransmission, if it came after the pressure). Under pressure the kernel
  * itself stalls live connections: a receiver on this machine drops what it
@@ -113,28 +114,44 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
  * end: every timer armed during it fires by its end + TCP_RTO_MAX, so the
  * hold reaches that far at most (a live peer starved longer than the cap is
  * not shut for it; a dead one is reaped a grace after, retransmitting or not).
+ * When pressure comes back, the hold the last end gave stands: under pressure
+ * that then never ends a dead peer is reaped at four graces, or a grace after
+ * that hold, whichever is later.
  */
-static uint64_t pressure_hold(const struct sr_sock *e, uint64_t onset,
-			      const struct policy_pressure *pr, uint64_t grace)
+static uint64_t hold_until(const struct sr_sock *e, uint64_t onset, uint64_t end, uint64_t bound)
 {
-	uint64_t until, bound;
+	uint64_t until = end;
 
-	if (!pr || pr->until_ns <= onset)
+	if (end <= onset)
 		return 0;
-	until = pr->until_ns;
 	/* A retransmission of this stall made before the pressure ended left a
 	 * timer backed off during it, which fires after: until then the peer,
 	 * alive or not, had no chance to answer. A retransmission after the
 	 * pressure is that chance (only the last one is known, so the hold runs
 	 * to it: later rather than earlier); the grace counts from there. */
-	if (e->retrans_ns >= onset && e->retrans_ns <= pr->until_ns && e->retrans_due_ns > until)
+	if (e->retrans_ns >= onset && e->retrans_ns <= end && e->retrans_due_ns > until)
 		until = e->retrans_due_ns;
-	else if (e->retrans_ns > pr->until_ns)
+	else if (e->retrans_ns > end)
 		until = e->retrans_ns;
-	bound = onset + SR_PRESSURE_HOLD_GRACES * grace;
-	if (!pr->ongoing)
-		bound = max_u64(bound, pr->until_ns + SR_RTO_MAX_NS);
 	return (until < bound ? until : bound) - onset;
+}
+
+static uint64_t pressure_hold(const struct sr_sock *e, uint64_t onset,
+			      const struct policy_pressure *pr, uint64_t grace)
+{
+	uint64_t cap = onset + SR_PRESSURE_HOLD_GRACES * grace, over = 0;
+
+	if (!pr)
+		return 0;
+	/* The last pressure that ended: held to its timers, past the cap. */
+	if (pr->ended_ns)
+		over = hold_until(e, onset, pr->ended_ns, max_u64(cap, pr->ended_ns + SR_RTO_MAX_NS));
+	if (!pr->ongoing)
+		return over;
+	/* Pressure again (or still): the cap, but a hold the last pressure's end
+	 * gave does not shrink back when it returns (the verdict would then
+	 * fire overdue); that one is bounded too. */
+	return max_u64(hold_until(e, onset, pr->until_ns, cap), over);
 }
 
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now,

@@ -51,6 +51,8 @@ bool policy_unread(const struct sr_sock *e);
 /* What the daemon knows of the kernel's TCP memory pressure (pressure.h). */
 struct policy_pressure {
 	uint64_t until_ns;	/* until when it may have lasted; 0: never seen */
+	uint64_t ended_ns;	/* the end of the last pressure that ended (until_ns
+				 * then); 0: none yet */
 	bool ongoing;		/* the last read found it (or could not tell) */
 };
 
@@ -62,7 +64,8 @@ struct policy_pressure {
  * during the pressure), or from a retransmission made after it. While the
  * pressure lasts, SR_PRESSURE_HOLD_GRACES graces later at most; once it is
  * over, no later than its end + TCP_RTO_MAX (every timer armed during it has
- * fired by then). The other rules are not held.
+ * fired by then), and that hold stands if pressure returns. The other rules
+ * are not held.
  */
 struct policy_verdict policy_verdict(const struct sr_sock *e, uint64_t now_ns,
 				     const struct policy_config *cfg,

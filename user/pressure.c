@@ -152,5 +152,7 @@ bool tcp_pressure_read(struct tcp_pressure *p, uint64_t now)
 	 * this one: until this one, for all we know. */
 	if (p->now || before)
 		p->seen_ns = now;
+	if (before && !p->now)
+		p->ended_ns = now;
 	return p->now;
 }

@@ -16,6 +16,8 @@ struct tcp_pressure {
 	uint64_t seen_ns;	/* until when pressure may have lasted: the last read that
 				 * found it, or the first after it that did not (the
 				 * end lies between); 0: none yet */
+	uint64_t ended_ns;	/* the last pressure's end, once a read found it over
+				 * (seen_ns then); 0: none yet */
 	uint64_t entered;	/* TcpExtTCPMemoryPressures of our namespace, last read */
 	bool have_entered;
 	bool now;		/* the last read found pressure (or could not tell) */

@@ -155,18 +155,20 @@ done
 echo "  backlog drops on every CPU during the soak: $(($(softnet_drops) - DROPS0))" | tee -a "$OUT/losses.txt"
 touch "$TMP/timeline.stop"
 wait "$TIMELINE_PID"
-# From the timeline: the last second pressure was seen (flag or counter),
-# and the receive drops after it.
+# From the timeline: when pressure was seen (flag or counter; the first and
+# the last second, and in how many of the samples), and the receive drops
+# after it.
 awk 'NF == 6 {
-		if (n++ == 0) { d0 = lastd = $3; lastp = $6 }
-		if ($2 == "yes" || $6 > lastp) { pt = $1; pd = $3 }
+		if (n++ == 0) { t0 = $1; d0 = lastd = $3; lastp = $6 }
+		if ($2 == "yes" || $6 > lastp) { if (pt == "") p0 = $1; pt = $1; pd = $3; ps++ }
 		if ($3 > lastd) dt = $1
 		lastd = $3; lastp = $6; t = $1 }
 	END {
 		if (!n) { print "  timeline: no samples"; exit }
 		printf "  namespace A: %d receive drops during the soak; ", lastd - d0
 		if (pt == "") { print "no TCP memory pressure seen"; exit }
-		printf "memory pressure last seen %.1f s before the end, %d drops after it", t - pt, lastd - pd
+		printf "memory pressure seen from %.1f to %.1f s of %.1f (%d of %d samples), ", p0 - t0, pt - t0, t - t0, ps, n
+		printf "last seen %.1f s before the end, %d drops after it", t - pt, lastd - pd
 		if (dt > pt) printf ", the last %.1f s after it", dt - pt
 		print "" }' "$OUT/timeline.txt" | tee -a "$OUT/losses.txt"
 for p in "$PID_A" "$PID_W" "$PID_B"; do

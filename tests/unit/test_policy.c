@@ -96,9 +96,11 @@ struct judgement {
 	struct policy_pressure pressure;
 };
 
-/* Pressure seen until t, and over since; pressure still seen at t. */
-#define ENDED(t) { (t), false }
-#define LASTING(t) { (t), true }
+/* Pressure seen until t, and over since; pressure still seen at t (none
+ * ended before); pressure seen again at t after one that ended at end. */
+#define ENDED(t) { (t), (t), false }
+#define LASTING(t) { (t), 0, true }
+#define RETURNED(t, end) { (t), (end), true }
 
 static uint64_t verdict_field(const struct policy_verdict *v, enum verdict_field f)
 {
@@ -483,7 +485,7 @@ static void test_pressure_holds_send_stall(void **state)
 	struct sr_sock e = stalled_sock(), heard = stalled_sock(), zw = stalled_sock(),
 		       zw_silent = stalled_sock(), rtx = stalled_sock(), rtx_after = stalled_sock(),
 		       rtx_before = stalled_sock(), rtx_late = stalled_sock(),
-		       rtx_later = stalled_sock();
+		       rtx_later = stalled_sock(), rtx_back = stalled_sock();
 	const struct policy_config idle = { .stall_grace_ns = GRACE, .idle_timeout_ns = S(60) };
 	const struct sr_sock quiet = idle_sock(S(100));
 	const struct judgement rows[] = {
@@ -534,6 +536,20 @@ static void test_pressure_holds_send_stall(void **state)
 		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(300)), HELD(S(200)) }, ENDED(S(200)) },
 		{ "... and reaped a grace after it", &rtx_late, S(330), &cfg_default,
 		  { REASON(SEND_STALL), ONSET(S(300)), AGE(GRACE), HELD(S(200)) }, ENDED(S(200)) },
+		{ "pressure back at 170 s after one that ended at 150 s: its end's hold (the timer "
+		  "at 260 s) stands",
+		  &rtx_back, S(230), &cfg_default,
+		  { REASON(NONE), PENDING(SEND_STALL), ONSET(S(260)), HELD(S(160)) },
+		  RETURNED(S(230), S(150)) },
+		{ "... and reaped a grace after it, the pressure still on", &rtx_back, S(290),
+		  &cfg_default, { REASON(SEND_STALL), ONSET(S(260)), HELD(S(160)) },
+		  RETURNED(S(290), S(150)) },
+		{ "pressure back, the last end's hold shorter than the cap: the cap", &e, S(220),
+		  &cfg_default, { REASON(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) },
+		  RETURNED(S(220), S(150)) },
+		{ "pressure back, the last one ended before the stall: the cap", &e, S(220),
+		  &cfg_default, { REASON(SEND_STALL), ONSET(S(190)), HELD(3 * GRACE) },
+		  RETURNED(S(220), S(90)) },
 		{ "still retransmitting long after the pressure: held to its end + TCP_RTO_MAX",
 		  &rtx_later, S(430), &cfg_default,
 		  { REASON(SEND_STALL), ONSET(S(230)), HELD(S(130)) }, ENDED(S(110)) },
@@ -556,6 +572,8 @@ static void test_pressure_holds_send_stall(void **state)
 	rtx_late.retrans_due_ns = S(300);
 	rtx_later.retrans_ns = S(400);
 	rtx_later.retrans_due_ns = S(520);
+	rtx_back.retrans_ns = S(140);
+	rtx_back.retrans_due_ns = S(260);
 	judge(rows, ARRAY_SIZE(rows));
 	/* A held verdict's cause: nothing heard after its (moved) start. */
 	v = policy_verdict(&e, S(140), &cfg_default, &(struct policy_pressure)ENDED(S(110)));
