@@ -98,14 +98,13 @@ static bool zero_window_heard(const struct sr_sock *e, uint64_t onset)
 /*
  * How far kernel memory pressure seen until end holds a send_stall clock that
  * started at onset (bound at most): to the pressure's end, if that is after
- * the onset, or
- * later, to when the retransmission timer left armed then fires (to the last
- * retransmission, if it came after the pressure). Under pressure the kernel
- * itself stalls live connections: a receiver on this machine drops what it
- * cannot queue while its queue is not empty, silently, so a trickling reader
- * with a long queue leaves its sender unacknowledged for queue / rate seconds
- * (like a blackholed peer), and its shrunken window can read zero for longer
- * than a grace while it reads (like a frozen reader).
+ * the onset, or later, to when the retransmission timer left armed then fires
+ * (to the last retransmission, if it came after the pressure). Under
+ * pressure the kernel itself stalls live connections: a receiver on this
+ * machine drops what it cannot queue while its queue is not empty, silently,
+ * so a trickling reader with a long queue leaves its sender unacknowledged
+ * for queue / rate seconds (like a blackholed peer), and its shrunken window
+ * can read zero for longer than a grace while it reads (like a frozen reader).
  *
  * The bounds. While the pressure lasts, SR_PRESSURE_HOLD_GRACES graces: a dead
  * peer's queue holds memory too, and an endless hold could keep the pressure
