@@ -20,7 +20,7 @@
 require_env
 command -v nft >/dev/null || skip "nft not installed (make deps)"
 
-GRACE=$(scaled 3) INTERVAL=$(scaled 0.5)
+GRACE=$(scaled 2.5) INTERVAL=$(scaled 0.5)
 LIMIT=$(echo "$GRACE + 2 * $INTERVAL + $(scaled 2)" | bc)
 CAP=$(echo "3 * $GRACE" | bc)
 # The timer waited for is armed before four graces (the cap's grace) and, as
