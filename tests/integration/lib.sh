@@ -120,6 +120,10 @@ wait_for() {
 	grep -Eq -- "$re" "$f" 2>/dev/null
 }
 
+# pressure_gauge_is FILE V: the metrics file FILE shows
+# sockreap_tcp_memory_pressure V within 10 s (scaled).
+pressure_gauge_is() { wait_for "$1" "^sockreap_tcp_memory_pressure $2\$" 10; }
+
 # tcp_mem_pressure: the kernel's TCP memory thresholds at one page (the hard
 # limit kept), so any queued data puts TCP under memory pressure; the old
 # values in OLD_TCP_MEM, restored at cleanup.

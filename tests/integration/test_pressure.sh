@@ -38,13 +38,9 @@ T_STOP=$(date +%s.%N)
 sleep "$(scaled 0.5)"
 
 tcp_mem_pressure
-# The daemon sees the pressure before the blackhole (10 s at most).
-for _ in $(seq 1 100); do
-	[ "$(metric "$TMP/metrics.prom" sockreap_tcp_memory_pressure 2>/dev/null)" = 1 ] && break
-	sleep 0.1
-done
+# The daemon sees the pressure before the blackhole.
 check "the daemon sees the kernel's TCP under memory pressure (gauge 1)" \
-	test "$(metric "$TMP/metrics.prom" sockreap_tcp_memory_pressure)" = 1
+	pressure_gauge_is "$TMP/metrics.prom" 1
 
 drop_to_port "$NS" 5502
 T_DROP=$(date +%s.%N)

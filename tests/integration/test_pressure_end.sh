@@ -45,8 +45,8 @@ pair "$NS" 5521 dropped send read "$DEAD_DUR"
 DROP_SRV=$SRV_PID
 
 tcp_mem_pressure
-gauge_is() { wait_for "$TMP/metrics.prom" "^sockreap_tcp_memory_pressure $1\$" 10; }
-check "the daemon sees the kernel's TCP under memory pressure (gauge 1)" gauge_is 1
+check "the daemon sees the kernel's TCP under memory pressure (gauge 1)" \
+	pressure_gauge_is "$TMP/metrics.prom" 1
 
 drop_to_port "$NS" 5521
 T_DROP=$(date +%s.%N)
@@ -81,7 +81,7 @@ check "list: a retransmission under pressure left a timer due past the cap (${DU
 # End the pressure: the thresholds back, the holder's memory freed.
 echo "$OLD_TCP_MEM" > /proc/sys/net/ipv4/tcp_mem
 kill -KILL "$HOLDER_CLI" 2>/dev/null
-check "the daemon sees the pressure end (gauge 0)" gauge_is 0
+check "the daemon sees the pressure end (gauge 0)" pressure_gauge_is "$TMP/metrics.prom" 0
 T_CALM=$(date +%s.%N)
 
 # Reaped a grace after the timer fires: the hold ends there, not at the cap.
