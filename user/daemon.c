@@ -214,9 +214,8 @@ static void scan_and_observe(struct daemon *d)
 			"counted as pressure, send stalls are held up to three graces longer");
 		d->pressure_said = true;
 	}
-	d->state.pressure = (struct policy_pressure){ d->pressure.seen_ns, d->pressure.ended_ns,
-						      d->pressure.now };
-	d->metrics.tcp_memory_pressure = d->pressure.now;
+	d->state.pressure = d->pressure.seen;
+	d->metrics.tcp_memory_pressure = d->pressure.seen.ongoing;
 	scan(&d->ctx, t0, &d->result);
 	observe_scan(&d->metrics, &d->result);
 	tracker_counters(d->tracker, counters);

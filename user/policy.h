@@ -50,7 +50,9 @@ bool policy_unread(const struct sr_sock *e);
 
 /* What the daemon knows of the kernel's TCP memory pressure (pressure.h). */
 struct policy_pressure {
-	uint64_t until_ns;	/* until when it may have lasted; 0: never seen */
+	uint64_t until_ns;	/* until when it may have lasted: the last read that
+				 * found it, or the first after it that did not (the
+				 * end lies between); 0: never seen */
 	uint64_t ended_ns;	/* the end of the last pressure that ended (until_ns
 				 * then); 0: none yet */
 	bool ongoing;		/* the last read found it (or could not tell) */

@@ -134,25 +134,25 @@ bool tcp_pressure_read(struct tcp_pressure *p, uint64_t now)
 	char buf[16384]; /* netstat is about 4 KiB, protocols about 3 */
 	uint64_t entered = 0;
 	int press = -1, ent = -1;
-	bool before = p->now;
+	bool before = p->seen.ongoing;
 
 	if (slurp("/proc/net/protocols", buf, sizeof(buf)))
 		press = pressure_parse_protocols(buf);
 	if (slurp("/proc/net/netstat", buf, sizeof(buf)))
 		ent = pressure_parse_netstat(buf, &entered);
 	p->unreadable = press < 0;
-	p->now = press != 0;
+	p->seen.ongoing = press != 0;
 	if (ent == 0) {
 		if (p->have_entered && entered != p->entered)
-			p->now = true;
+			p->seen.ongoing = true;
 		p->entered = entered;
 		p->have_entered = true;
 	}
 	/* The pressure ended somewhere between the last read that found it and
 	 * this one: until this one, for all we know. */
-	if (p->now || before)
-		p->seen_ns = now;
-	if (before && !p->now)
-		p->ended_ns = now;
-	return p->now;
+	if (p->seen.ongoing || before)
+		p->seen.until_ns = now;
+	if (before && !p->seen.ongoing)
+		p->seen.ended_ns = now;
+	return p->seen.ongoing;
 }

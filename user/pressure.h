@@ -12,15 +12,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "policy.h"
+
 struct tcp_pressure {
-	uint64_t seen_ns;	/* until when pressure may have lasted: the last read that
-				 * found it, or the first after it that did not (the
-				 * end lies between); 0: none yet */
-	uint64_t ended_ns;	/* the last pressure's end, once a read found it over
-				 * (seen_ns then); 0: none yet */
+	struct policy_pressure seen; /* what the reads found, as the policy takes it */
 	uint64_t entered;	/* TcpExtTCPMemoryPressures of our namespace, last read */
 	bool have_entered;
-	bool now;		/* the last read found pressure (or could not tell) */
 	bool unreadable;	/* the last read failed: counted as pressure (fail safe) */
 };
 
@@ -36,7 +33,7 @@ int pressure_parse_netstat(const char *text, uint64_t *count);
  * count of entries into pressure moved since the last read (an episode that
  * came and went between two scans). A file that cannot be read counts as
  * pressure: holding a verdict back is bounded, acting on a live connection is
- * not undone. Returns p->now.
+ * not undone. Returns p->seen.ongoing.
  */
 bool tcp_pressure_read(struct tcp_pressure *p, uint64_t now);
 
