@@ -194,7 +194,8 @@ static void render_tracking(FILE *f, const struct sr_metrics *m)
 
 	scalar(f, "sockreap_tcp_memory_pressure", "gauge",
 	       "1 if the last scan saw the kernel's TCP under memory pressure (send stalls are "
-	       "then held, three graces at most).",
+	       "then held: three graces at most while it lasts, then until the timers it backed "
+	       "off have fired).",
 	       m->tcp_memory_pressure);
 
 	family(f, "sockreap_sockets_by_state", "gauge", "Tracked sockets by TCP state.");

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Kernel TCP memory pressure holds send stalls, three graces at most: under
+# Kernel TCP memory pressure holds send stalls, three graces at most while it
+# lasts (this test's pressure never ends; test_pressure_end, its end): under
 # pressure the kernel itself stalls live connections (a receiver here drops
 # what it cannot queue, silently, and its window can read zero while it
 # reads), for longer than a grace. Pressure is made real for the whole test:
